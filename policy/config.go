@@ -1,0 +1,260 @@
+// Package policy is ghprune's configuration and its decisions: the strict YAML
+// loader with located errors, validation and lint, and Decide, a pure function
+// of a policy, a package's versions and the time that says keep or delete for
+// every version, with the rule and a reason. It imports no other ghprune package.
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// Mode says whether a policy deletes.
+type Mode string
+
+// Modes. Plan is the default everywhere: nothing is deleted unless a policy
+// says enforce.
+const (
+	ModePlan    Mode = "plan"
+	ModeEnforce Mode = "enforce"
+)
+
+// Config is one configuration file: GitHub access, shared limits, the journal
+// and the policies.
+type Config struct {
+	Version  int           `yaml:"version"`
+	GitHub   GitHub        `yaml:"github"`
+	Limits   GlobalLimits  `yaml:"limits"`
+	State    State         `yaml:"state"`
+	Defaults Defaults      `yaml:"defaults"`
+	Policies []*Policy     `yaml:"policies"`
+	File     string        `yaml:"-"` // where it was loaded from
+	Warnings []*FieldError `yaml:"-"` // lint findings that do not stop a run
+}
+
+// GitHub says where the API is and how to authenticate.
+type GitHub struct {
+	APIURL      string `yaml:"api_url"`
+	RegistryURL string `yaml:"registry_url"`
+	TokenEnv    string `yaml:"token_env"`
+	TokenFile   string `yaml:"token_file"`
+	APIVersion  string `yaml:"api_version"`
+}
+
+// GlobalLimits are shared by every policy using the token.
+type GlobalLimits struct {
+	// MutationsPerMinute paces deletes and restores; GitHub asks for at least
+	// one second between mutative requests, hence the default of 60.
+	MutationsPerMinute float64 `yaml:"mutations_per_minute"`
+	// BudgetShare is the share of the token's hourly primary limit a run may use.
+	BudgetShare float64 `yaml:"budget_share"`
+}
+
+// State locates the journal.
+type State struct {
+	Path string `yaml:"path"`
+	// RetainDays prunes journal rows older than this many days (0 = default 90).
+	RetainDays int `yaml:"retain_days"`
+}
+
+// Defaults apply to every policy that does not say otherwise.
+type Defaults struct {
+	Mode     Mode   `yaml:"mode"`
+	Timezone string `yaml:"timezone"`
+}
+
+// Policy is one retention policy: which packages, what is protected, kept and deleted.
+type Policy struct {
+	Name     string       `yaml:"name"`
+	Schedule string       `yaml:"schedule"`
+	Mode     Mode         `yaml:"mode"`
+	Select   Select       `yaml:"select"`
+	Protect  Protect      `yaml:"protect"`
+	Keep     []*Rule      `yaml:"keep"`
+	Delete   []*Rule      `yaml:"delete"`
+	Limits   PolicyLimits `yaml:"limits"`
+
+	schedule cron.Schedule
+}
+
+// Select chooses the packages a policy governs.
+type Select struct {
+	Owner           string   `yaml:"owner"`
+	OwnerType       string   `yaml:"owner_type"`
+	PackageType     string   `yaml:"package_type"`
+	Packages        Patterns `yaml:"packages"`
+	ExcludePackages Patterns `yaml:"exclude_packages"`
+	Visibility      []string `yaml:"visibility"`
+}
+
+// Protect lists what is never deleted, whatever the rules say.
+type Protect struct {
+	Tags      Patterns `yaml:"tags"`
+	Versions  Patterns `yaml:"versions"`
+	NewerThan Duration `yaml:"newer_than"`
+	// KeepAtLeast: the newest N versions of each package always survive.
+	KeepAtLeast int `yaml:"keep_at_least"`
+}
+
+// Rule is a keep or delete rule; its conditions are ANDed.
+type Rule struct {
+	Name        string   `yaml:"name"`
+	Tags        Patterns `yaml:"tags"`
+	ExcludeTags Patterns `yaml:"exclude_tags"`
+	Untagged    *bool    `yaml:"untagged"`
+	Versions    Patterns `yaml:"versions"`
+	Prerelease  *bool    `yaml:"prerelease"`
+	Semver      *Constraint `yaml:"semver"`
+	OlderThan   Duration `yaml:"older_than"`
+	NewerThan   Duration `yaml:"newer_than"`
+	AgeBasis    string   `yaml:"age_basis"`
+	MostRecent  *int     `yaml:"most_recent"`
+}
+
+// PolicyLimits bound what one run of a policy may delete.
+type PolicyLimits struct {
+	// MaxDeletesPerRun: the rest is deferred to the next run, oldest deleted first. 0 = no cap.
+	MaxDeletesPerRun int `yaml:"max_deletes_per_run"`
+	// MaxDeletePercent: a package whose plan deletes more than this share of
+	// its versions is left whole (circuit breaker). 0 = no breaker.
+	MaxDeletePercent float64 `yaml:"max_delete_percent"`
+}
+
+// Defaults applied before decoding.
+const (
+	DefaultConfigFile         = "ghprune.yaml"
+	DefaultAPIURL             = "https://api.github.com"
+	DefaultRegistryURL        = "https://ghcr.io"
+	DefaultTokenEnv           = "GITHUB_TOKEN"
+	DefaultAPIVersion         = "2022-11-28"
+	DefaultMutationsPerMinute = 60
+	DefaultBudgetShare        = 0.5
+	DefaultStatePath          = "ghprune.db"
+	DefaultRetainDays         = 90
+)
+
+// DefaultConfig returns a Config with every default set.
+func DefaultConfig() *Config {
+	return &Config{
+		Version: 1,
+		GitHub: GitHub{
+			APIURL:      DefaultAPIURL,
+			RegistryURL: DefaultRegistryURL,
+			TokenEnv:    DefaultTokenEnv,
+			APIVersion:  DefaultAPIVersion,
+		},
+		Limits:   GlobalLimits{MutationsPerMinute: DefaultMutationsPerMinute, BudgetShare: DefaultBudgetShare},
+		State:    State{Path: DefaultStatePath, RetainDays: DefaultRetainDays},
+		Defaults: Defaults{Mode: ModePlan, Timezone: "UTC"},
+	}
+}
+
+// LoadFile reads, decodes and validates the config at path. A returned
+// *Errors lists every problem with its position; warnings of a valid file are
+// in Config.Warnings.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data; file names the source in errors.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := DefaultConfig()
+	cfg.File = file
+	errs := &Errors{}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if err == io.EOF {
+			errs.add(&FieldError{File: file, Msg: "the file is empty"})
+			return nil, errs.err()
+		}
+		errs.add(yamlSyntaxError(file, err))
+		return nil, errs.err()
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		errs.add(&FieldError{File: file, Line: extra.Line, Column: extra.Column, Msg: "more than one YAML document; put everything in one"})
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	d := &decoder{file: file, errs: errs}
+	d.decode(doc, reflect.ValueOf(cfg).Elem(), "")
+	cfg.validate(doc, errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntaxError(file string, err error) *FieldError {
+	fe := &FieldError{File: file, Msg: err.Error()}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		fmt.Sscanf(m[1], "%d", &fe.Line)
+		fe.Column = 1
+		fe.Msg = m[2]
+	}
+	return fe
+}
+
+// Policy returns the policy named name, or nil.
+func (c *Config) Policy(name string) *Policy {
+	for _, p := range c.Policies {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// EffectiveMode is the policy's mode, or the default's.
+func (c *Config) EffectiveMode(p *Policy) Mode {
+	if p.Mode != "" {
+		return p.Mode
+	}
+	if c.Defaults.Mode != "" {
+		return c.Defaults.Mode
+	}
+	return ModePlan
+}
+
+// CronSchedule returns the parsed schedule (nil when the policy has none).
+func (p *Policy) CronSchedule() cron.Schedule { return p.schedule }
+
+// IsContainer reports whether the policy governs container images, whose
+// versions are manifests with tags.
+func (s Select) IsContainer() bool {
+	return s.PackageType == "container" || s.PackageType == "docker"
+}
+
+// scheduleParser accepts 5-field cron, descriptors (@daily, @every 6h) and a
+// CRON_TZ= prefix.
+var scheduleParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses a policy schedule in the default time zone tz.
+func ParseSchedule(spec, tz string) (cron.Schedule, error) {
+	s := strings.TrimSpace(spec)
+	if tz != "" && tz != "UTC" && !strings.HasPrefix(s, "CRON_TZ=") && !strings.HasPrefix(s, "TZ=") && !strings.HasPrefix(s, "@every") {
+		s = "CRON_TZ=" + tz + " " + s
+	}
+	sched, err := scheduleParser.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %v", spec, err)
+	}
+	return sched, nil
+}

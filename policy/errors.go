@@ -1,0 +1,63 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// FieldError is one problem in a config file, located by line, column and key
+// path, e.g. `ghprune.yaml:12:20: policies[0].delete[0].older_than: unknown unit "x" in "30x"`.
+type FieldError struct {
+	File   string
+	Line   int // 1-based; 0 when the problem has no single place
+	Column int
+	Path   string // dotted key path with list indexes
+	Msg    string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one config file, in file order. Loading
+// reports them all at once so a user fixes a file in one pass.
+type Errors struct {
+	List []*FieldError
+}
+
+func (e *Errors) add(fe *FieldError) { e.List = append(e.List, fe) }
+
+func (e *Errors) Error() string {
+	msgs := make([]string, len(e.List))
+	for i, fe := range e.List {
+		msgs[i] = fe.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// err returns nil when there are no errors, else e sorted by position.
+func (e *Errors) err() error {
+	if len(e.List) == 0 {
+		return nil
+	}
+	sort.SliceStable(e.List, func(i, j int) bool {
+		a, b := e.List[i], e.List[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+	return e
+}

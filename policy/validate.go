@@ -1,0 +1,281 @@
+package policy
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var policyName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// PackageTypes are the package types of the GitHub Packages API.
+var PackageTypes = []string{"npm", "maven", "rubygems", "docker", "nuget", "container"}
+
+// validator checks a decoded config against its source nodes, so every
+// problem is reported where it is written.
+type validator struct {
+	file string
+	root *yaml.Node
+	errs *Errors
+	cfg  *Config
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	n := nodeAt(v.root, path)
+	fe := &FieldError{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		fe.Line, fe.Column = n.Line, n.Column
+	}
+	v.errs.add(fe)
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	n := nodeAt(v.root, path)
+	fe := &FieldError{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		fe.Line, fe.Column = n.Line, n.Column
+	}
+	v.cfg.Warnings = append(v.cfg.Warnings, fe)
+}
+
+func (c *Config) validate(root *yaml.Node, errs *Errors) {
+	v := &validator{file: c.File, root: root, errs: errs, cfg: c}
+	if c.Version != 1 {
+		v.errorf("version", "unsupported version %d (this ghprune reads version 1)", c.Version)
+	}
+	for _, k := range []struct{ path, val string }{{"github.api_url", c.GitHub.APIURL}, {"github.registry_url", c.GitHub.RegistryURL}} {
+		u, err := url.Parse(k.val)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.errorf(k.path, "expected an http(s) URL, got %q", k.val)
+		}
+	}
+	if c.GitHub.TokenFile != "" && nodeAt(root, "github.token_env") != nil {
+		v.errorf("github.token_file", "set token_env or token_file, not both")
+	}
+	if c.GitHub.APIVersion != "2022-11-28" && c.GitHub.APIVersion != "2026-03-10" {
+		v.errorf("github.api_version", "unsupported API version %q (use 2022-11-28 or 2026-03-10)", c.GitHub.APIVersion)
+	}
+	if c.Limits.MutationsPerMinute <= 0 || c.Limits.MutationsPerMinute > 180 {
+		v.errorf("limits.mutations_per_minute", "must be above 0 and at most 180 (GitHub's secondary limit for deletes), got %v", c.Limits.MutationsPerMinute)
+	}
+	if c.Limits.BudgetShare <= 0 || c.Limits.BudgetShare > 1 {
+		v.errorf("limits.budget_share", "must be above 0 and at most 1, got %v", c.Limits.BudgetShare)
+	}
+	if c.State.Path == "" {
+		v.errorf("state.path", "must not be empty")
+	}
+	if c.State.RetainDays < 0 {
+		v.errorf("state.retain_days", "must not be negative")
+	}
+	v.mode("defaults.mode", c.Defaults.Mode)
+	if _, err := time.LoadLocation(c.Defaults.Timezone); err != nil {
+		v.errorf("defaults.timezone", "unknown time zone %q", c.Defaults.Timezone)
+	}
+	if len(c.Policies) == 0 {
+		v.errorf("policies", "no policies: add at least one")
+	}
+	seen := map[string]int{}
+	for i, p := range c.Policies {
+		path := fmt.Sprintf("policies[%d]", i)
+		if p == nil {
+			v.errorf(path, "empty policy")
+			continue
+		}
+		switch {
+		case p.Name == "":
+			v.errorf(path, "name is required")
+		case !policyName.MatchString(p.Name):
+			v.errorf(path+".name", "%q must be lowercase letters, digits and dashes", p.Name)
+		default:
+			if j, dup := seen[p.Name]; dup {
+				v.errorf(path+".name", "duplicate policy name %q (also policies[%d])", p.Name, j)
+			}
+			seen[p.Name] = i
+		}
+		v.policy(path, p)
+	}
+}
+
+func (v *validator) mode(path string, m Mode) {
+	if m != "" && m != ModePlan && m != ModeEnforce {
+		v.errorf(path, "mode must be plan or enforce, got %q", m)
+	}
+}
+
+func (v *validator) policy(path string, p *Policy) {
+	if p.Schedule != "" {
+		s, err := ParseSchedule(p.Schedule, v.cfg.Defaults.Timezone)
+		if err != nil {
+			v.errorf(path+".schedule", "%v", err)
+		}
+		p.schedule = s
+	}
+	v.mode(path+".mode", p.Mode)
+	sel := p.Select
+	if sel.Owner == "" {
+		v.errorf(path+".select", "select.owner is required")
+	}
+	if sel.OwnerType != "org" && sel.OwnerType != "user" {
+		v.errorf(path+".select.owner_type", "owner_type must be org or user, got %q", sel.OwnerType)
+	}
+	if !contains(PackageTypes, sel.PackageType) {
+		v.errorf(path+".select.package_type", "package_type must be one of %s, got %q", strings.Join(PackageTypes, ", "), sel.PackageType)
+	}
+	for i, vis := range sel.Visibility {
+		if vis != "public" && vis != "private" && vis != "internal" {
+			v.errorf(fmt.Sprintf("%s.select.visibility[%d]", path, i), "visibility must be public, private or internal, got %q", vis)
+		}
+	}
+	v.globs(path+".select.packages", sel.Packages)
+	v.globs(path+".select.exclude_packages", sel.ExcludePackages)
+	v.globs(path+".protect.tags", p.Protect.Tags)
+	v.globs(path+".protect.versions", p.Protect.Versions)
+	if p.Protect.KeepAtLeast < 0 {
+		v.errorf(path+".protect.keep_at_least", "must not be negative")
+	}
+	for i, r := range p.Keep {
+		v.rule(fmt.Sprintf("%s.keep[%d]", path, i), r, false, sel)
+	}
+	for i, r := range p.Delete {
+		v.rule(fmt.Sprintf("%s.delete[%d]", path, i), r, true, sel)
+	}
+	names := map[string]bool{}
+	for i, r := range append(append([]*Rule{}, p.Keep...), p.Delete...) {
+		if r == nil || r.Name == "" {
+			continue
+		}
+		if names[r.Name] {
+			kind, idx := "keep", i
+			if i >= len(p.Keep) {
+				kind, idx = "delete", i-len(p.Keep)
+			}
+			v.errorf(fmt.Sprintf("%s.%s[%d].name", path, kind, idx), "duplicate rule name %q in this policy", r.Name)
+		}
+		names[r.Name] = true
+	}
+	if p.Limits.MaxDeletesPerRun < 0 {
+		v.errorf(path+".limits.max_deletes_per_run", "must not be negative")
+	}
+	if p.Limits.MaxDeletePercent < 0 || p.Limits.MaxDeletePercent > 100 {
+		v.errorf(path+".limits.max_delete_percent", "must be between 0 and 100")
+	}
+	if v.cfg.EffectiveMode(p) == ModeEnforce && p.Limits.MaxDeletesPerRun == 0 && p.Limits.MaxDeletePercent == 0 {
+		v.warnf(path, "enforce policy %q has no limits (max_deletes_per_run, max_delete_percent): one bad rule could delete everything", p.Name)
+	}
+}
+
+func (v *validator) rule(path string, r *Rule, isDelete bool, sel Select) {
+	if r == nil {
+		v.errorf(path, "empty rule")
+		return
+	}
+	if r.Name == "" {
+		// Reports name the deciding rule; a positional name would change
+		// when rules are reordered, so it is required.
+		v.errorf(path, "name is required (reports say which rule decided)")
+	} else if !policyName.MatchString(r.Name) {
+		v.errorf(path+".name", "%q must be lowercase letters, digits and dashes", r.Name)
+	}
+	v.globs(path+".tags", r.Tags)
+	v.globs(path+".exclude_tags", r.ExcludeTags)
+	v.globs(path+".versions", r.Versions)
+	if r.AgeBasis != "" && r.AgeBasis != "created_at" && r.AgeBasis != "updated_at" {
+		v.errorf(path+".age_basis", "age_basis must be created_at or updated_at, got %q", r.AgeBasis)
+	}
+	if r.MostRecent != nil && *r.MostRecent < 0 {
+		v.errorf(path+".most_recent", "must not be negative")
+	}
+	if r.Untagged != nil && !sel.IsContainer() && sel.PackageType != "" {
+		v.errorf(path+".untagged", "untagged applies to container and docker packages only; %s versions have no tags", sel.PackageType)
+	}
+	if (len(r.Tags) > 0 || len(r.ExcludeTags) > 0) && !sel.IsContainer() && sel.PackageType != "" {
+		v.errorf(path+".tags", "tags apply to container and docker packages only; match %s versions with versions or semver", sel.PackageType)
+	}
+	if r.OlderThan > 0 && r.NewerThan > 0 && r.NewerThan <= r.OlderThan {
+		v.errorf(path, "newer_than %s and older_than %s together match nothing", r.NewerThan, r.OlderThan)
+	}
+	if isDelete {
+		narrowed := r.OlderThan > 0 || r.Untagged != nil || len(r.Tags) > 0 || len(r.Versions) > 0 || r.Prerelease != nil || r.Semver != nil
+		if !narrowed {
+			v.errorf(path, "a delete rule needs older_than or a narrowing condition (untagged, tags, versions, prerelease, semver); as written it deletes every version")
+		}
+	}
+}
+
+func (v *validator) globs(path string, ps Patterns) {
+	for i, p := range ps {
+		if p.LooksLikeRegex() {
+			v.warnf(fmt.Sprintf("%s[%d]", path, i), "glob %q looks like a regular expression; write re:%s if you meant one", p.src, p.src)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeAt finds the node for a key path such as policies[2].delete[0].older_than:
+// the key node for a mapping entry (so errors point at the key), the element
+// for a list index. It returns the deepest node found when the path does not
+// exist in the source (a missing key is reported at its parent).
+func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	n := root
+	for n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if path == "" {
+		return n
+	}
+	var at *yaml.Node = n
+	for _, seg := range strings.Split(path, ".") {
+		key, idxs := seg, []int(nil)
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			key = seg[:i]
+			for _, part := range strings.Split(strings.TrimSuffix(seg[i+1:], "]"), "][") {
+				k, err := strconv.Atoi(part)
+				if err != nil {
+					return at
+				}
+				idxs = append(idxs, k)
+			}
+		}
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n == nil || n.Kind != yaml.MappingNode {
+			return at
+		}
+		var val *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				at, val = n.Content[i], n.Content[i+1]
+				break
+			}
+		}
+		if val == nil {
+			return at
+		}
+		n = val
+		for _, k := range idxs {
+			for n.Kind == yaml.AliasNode && n.Alias != nil {
+				n = n.Alias
+			}
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return at
+			}
+			n = n.Content[k]
+			at = n
+		}
+	}
+	return at
+}
