@@ -106,17 +106,17 @@ type Protect struct {
 
 // Rule is a keep or delete rule; its conditions are ANDed.
 type Rule struct {
-	Name        string   `yaml:"name"`
-	Tags        Patterns `yaml:"tags"`
-	ExcludeTags Patterns `yaml:"exclude_tags"`
-	Untagged    *bool    `yaml:"untagged"`
-	Versions    Patterns `yaml:"versions"`
-	Prerelease  *bool    `yaml:"prerelease"`
+	Name        string      `yaml:"name"`
+	Tags        Patterns    `yaml:"tags"`
+	ExcludeTags Patterns    `yaml:"exclude_tags"`
+	Untagged    *bool       `yaml:"untagged"`
+	Versions    Patterns    `yaml:"versions"`
+	Prerelease  *bool       `yaml:"prerelease"`
 	Semver      *Constraint `yaml:"semver"`
-	OlderThan   Duration `yaml:"older_than"`
-	NewerThan   Duration `yaml:"newer_than"`
-	AgeBasis    string   `yaml:"age_basis"`
-	MostRecent  *int     `yaml:"most_recent"`
+	OlderThan   Duration    `yaml:"older_than"`
+	NewerThan   Duration    `yaml:"newer_than"`
+	AgeBasis    string      `yaml:"age_basis"`
+	MostRecent  *int        `yaml:"most_recent"`
 }
 
 // PolicyLimits bound what one run of a policy may delete.
