@@ -1,0 +1,130 @@
+package journal
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func open(t *testing.T, path string) *Journal {
+	t.Helper()
+	j, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+func TestJournal_IntentCompleteRestore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state", "j.db")
+	j := open(t, path)
+	run, err := j.StartRun(ctx, Run{Kind: "apply", Policies: []string{"a", "b"}, Mode: "enforce", Trigger: "cli", Actor: "octo", StartedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deletion{RunID: run, Policy: "a", OwnerType: "org", Owner: "acme", PackageType: "container", Package: "team/api",
+		VersionID: 42, Version: "sha256:ab", Tags: []string{"pr-1"}, Rule: "delete:prs", Reason: "old", RequestedAt: t0}
+	id, err := j.Intend(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, _ := j.Deletions(ctx, Filter{States: []string{StateIntent}})
+	if len(open) != 1 || open[0].VersionID != 42 {
+		t.Fatalf("open intents = %+v", open)
+	}
+	if err := j.Complete(ctx, id, StateDeleted, "", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// A second handle on the same file, as `kubectl exec ghprune history` would have.
+	other := openSecond(t, path)
+	got, err := other.Deletions(ctx, Filter{RunID: run, Restorable: true, Now: t0.Add(29 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("restorable = %d rows, want 1", len(got))
+	}
+	wantUntil := t0.Add(time.Second + RestoreWindow)
+	if !got[0].RestorableUntil.Equal(wantUntil) || got[0].State != StateDeleted || !cmp.Equal(got[0].Tags, []string{"pr-1"}) {
+		t.Errorf("row = %+v", got[0])
+	}
+	if byTag, _ := other.Deletions(ctx, Filter{Tag: "pr-1"}); len(byTag) != 1 {
+		t.Errorf("tag filter found %d", len(byTag))
+	}
+	if late, _ := j.Deletions(ctx, Filter{Restorable: true, Now: t0.Add(31 * 24 * time.Hour)}); len(late) != 0 {
+		t.Errorf("past the window still restorable: %+v", late)
+	}
+	n, earliest, err := j.RestorableStats(ctx, t0)
+	if err != nil || n != 1 || !earliest.Equal(wantUntil) {
+		t.Errorf("RestorableStats = %d, %v, %v", n, earliest, err)
+	}
+	if err := j.MarkRestored(ctx, id, run+1, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := j.Deletions(ctx, Filter{Restorable: true, Now: t0}); len(left) != 0 {
+		t.Errorf("restored row still restorable")
+	}
+	fin := t0.Add(time.Minute)
+	if err := j.FinishRun(ctx, Run{ID: run, FinishedAt: &fin, Status: RunSucceeded, Planned: 1, Deleted: 1, APIRequests: 7}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := other.Run(ctx, run)
+	if err != nil || r.Status != RunSucceeded || r.Deleted != 1 || r.APIRequests != 7 || !cmp.Equal(r.Policies, []string{"a", "b"}) {
+		t.Errorf("run = %+v, %v", r, err)
+	}
+	if _, err := j.Run(ctx, 999); err == nil {
+		t.Error("missing run: no error")
+	}
+}
+
+func openSecond(t *testing.T, path string) *Journal { return open(t, path) }
+
+func TestJournal_Refusals(t *testing.T) {
+	ctx := context.Background()
+	j := open(t, filepath.Join(t.TempDir(), "j.db"))
+	k := VersionKey{"org", "acme", "npm", "lib", 7}
+	for i := 0; i < 2; i++ { // recording twice is harmless
+		if err := j.RecordRefusal(ctx, k, "download-limit", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := j.Refused(ctx, "org", "acme", "npm", "lib", "download-limit")
+	if err != nil || !cmp.Equal(got, map[int64]bool{7: true}) {
+		t.Errorf("Refused = %v, %v", got, err)
+	}
+	if other, _ := j.Refused(ctx, "org", "acme", "npm", "other", "download-limit"); len(other) != 0 {
+		t.Errorf("refusal leaked to another package: %v", other)
+	}
+}
+
+func TestJournal_PruneKeepsWhatIsRestorable(t *testing.T) {
+	ctx := context.Background()
+	j := open(t, filepath.Join(t.TempDir(), "j.db"))
+	mk := func(start time.Time) int64 {
+		id, _ := j.StartRun(ctx, Run{Kind: "apply", Mode: "enforce", Trigger: "cli", StartedAt: start})
+		did, _ := j.Intend(ctx, Deletion{RunID: id, VersionID: id, RequestedAt: start})
+		j.Complete(ctx, did, StateDeleted, "", start)
+		end := start.Add(time.Minute)
+		j.FinishRun(ctx, Run{ID: id, FinishedAt: &end, Status: RunSucceeded})
+		return id
+	}
+	oldRun := mk(t0.Add(-100 * 24 * time.Hour))
+	newRun := mk(t0.Add(-10 * 24 * time.Hour))
+	n, err := j.Prune(ctx, t0, 90*24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1 run", n, err)
+	}
+	if _, err := j.Run(ctx, oldRun); err == nil {
+		t.Error("old run survived")
+	}
+	if _, err := j.Run(ctx, newRun); err != nil {
+		t.Errorf("recent run pruned: %v", err)
+	}
+}
