@@ -1,0 +1,621 @@
+// Package githubapi is ghprune's REST client for the GitHub Packages API.
+//
+// It is written on net/http rather than google/go-github because GitHub's
+// pagination links point at /organizations/{id}/… and must be followed
+// verbatim, which go-github's page-number pagination does not do. The client
+// owns everything about talking to GitHub that callers should not have to
+// repeat: headers, pagination, conditional requests (a 304 costs no rate
+// limit, which matters to a daemon that re-plans every hour), retries of
+// 5xx and network failures, waiting out primary and secondary rate limits,
+// classifying refusals into sentinel errors, and checking the token's scopes
+// before the first mutation.
+//
+// Reference: https://docs.github.com/en/rest/packages/packages
+package githubapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ghprune/ghprune/internal/clock"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultBaseURL is github.com's API root.
+	DefaultBaseURL = "https://api.github.com"
+	// DefaultAPIVersion is the REST API version the client was written against.
+	DefaultAPIVersion = "2022-11-28"
+	// DefaultUserAgent identifies ghprune to GitHub, which requires a User-Agent.
+	DefaultUserAgent = "ghprune"
+	// DefaultPerPage is GitHub's maximum page size: fewer pages, fewer requests.
+	DefaultPerPage = 100
+	// DefaultMaxRetries is how often a 5xx or network failure is retried.
+	DefaultMaxRetries = 3
+	// DefaultMaxRateLimitWaits is how many rate-limit waits one request may take.
+	DefaultMaxRateLimitWaits = 5
+	// DefaultMaxWait is the longest single rate-limit wait: one primary window.
+	DefaultMaxWait = time.Hour
+	// DefaultTimeout bounds one HTTP attempt of the default HTTP client.
+	DefaultTimeout = 60 * time.Second
+)
+
+const (
+	// maxCacheEntries and maxCacheBytes bound the ETag cache; when either is
+	// reached the cache is cleared (cheap, and a daemon refills it within one
+	// planning pass). The byte bound exists because a package with 100,000
+	// versions is 1,000 pages of about 60 KB each.
+	maxCacheEntries = 4096
+	maxCacheBytes   = 64 << 20
+	// maxBodyBytes caps a success body; a page of 100 versions is far smaller.
+	maxBodyBytes = 32 << 20
+	// maxErrorBodyBytes caps an error body; GitHub's are a few hundred bytes,
+	// its HTML error pages a few KB.
+	maxErrorBodyBytes = 64 << 10
+	// secondaryFallbackWait is the first wait on a secondary limit that gives
+	// no retry-after and no exhausted primary limit; GitHub asks for "at least
+	// one minute", then exponential backoff.
+	secondaryFallbackWait = time.Minute
+	// fineGrainedPrefix starts fine-grained personal access tokens.
+	fineGrainedPrefix = "github_pat_"
+)
+
+// Config configures a Client. Zero fields take the defaults documented on each.
+type Config struct {
+	// BaseURL is the API root: default "https://api.github.com"; GitHub
+	// Enterprise Server "https://HOST/api/v3". A trailing slash is tolerated.
+	BaseURL string
+	// Token is a personal access token (classic) or an Actions GITHUB_TOKEN.
+	// Surrounding white space (a newline from a mounted secret) is trimmed.
+	Token string
+	// APIVersion is sent as X-GitHub-Api-Version; default "2022-11-28".
+	APIVersion string
+	// UserAgent is sent as User-Agent, which GitHub requires; default "ghprune".
+	UserAgent string
+	// HTTPClient sends the requests; default a client with a 60s timeout.
+	HTTPClient *http.Client
+	// Clock tells time and waits; default clock.Real{}. Tests pass a clock.Fake.
+	Clock clock.Clock
+	// PerPage is the page size of list calls; default and maximum 100.
+	PerPage int
+	// MaxRetries is how often a request answered 5xx or failing at the network
+	// level is retried, with backoff 1s, 2s, 4s…; 0 means the default 3,
+	// negative means no retries.
+	MaxRetries int
+	// MaxRateLimitWaits is how many times one request may wait out a rate
+	// limit before the error is returned; 0 means the default 5, negative
+	// means never wait.
+	MaxRateLimitWaits int
+	// MaxWait is the longest single rate-limit wait; a longer one returns the
+	// error instead. 0 means the default 1h, negative means never wait.
+	MaxWait time.Duration
+	// Observe, if set, is called after every HTTP attempt (for metrics). It
+	// runs on the request's goroutine and must be cheap.
+	Observe func(Attempt)
+	// Logger receives retries and waits; nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Client talks to the GitHub Packages REST API. It is safe for concurrent use.
+type Client struct {
+	base       *url.URL
+	token      string
+	apiVersion string
+	userAgent  string
+	http       *http.Client
+	clock      clock.Clock
+	perPage    int
+	maxRetries int
+	maxWaits   int
+	maxWait    time.Duration
+	observe    func(Attempt)
+	log        *zap.Logger
+
+	requests atomic.Int64
+
+	rateMu sync.Mutex
+	rate   Rate
+
+	cacheMu    sync.Mutex
+	cache      map[string]cacheEntry
+	cacheBytes int
+
+	// idSem serialises the one GET /user; a channel rather than a mutex so
+	// that a caller waiting for it still honours its context.
+	idSem    chan struct{}
+	identity *Identity
+}
+
+// cacheEntry is a GET answer kept for conditional requests.
+type cacheEntry struct {
+	etag string
+	body []byte
+	// link is the Link header of the cached answer: a 304 need not repeat it,
+	// and pagination must still find the next page.
+	link string
+}
+
+// New validates cfg and returns a Client. It refuses an empty token
+// (ErrBadCredentials) and a fine-grained token (ErrFineGrainedToken), since the
+// packages API accepts neither, and a BaseURL that is not an absolute http(s) URL.
+func New(cfg Config) (*Client, error) {
+	token := strings.TrimSpace(cfg.Token)
+	if token == "" {
+		return nil, fmt.Errorf("githubapi: empty token: set a personal access token (classic) or an Actions GITHUB_TOKEN: %w", ErrBadCredentials)
+	}
+	if strings.HasPrefix(token, fineGrainedPrefix) {
+		return nil, fmt.Errorf("githubapi: fine-grained personal access tokens (github_pat_…) are not supported by the GitHub Packages API; "+
+			"use a personal access token (classic) with read:packages (plus delete:packages to delete, write:packages to restore) "+
+			"or an Actions GITHUB_TOKEN: %w", ErrFineGrainedToken)
+	}
+
+	raw := cfg.BaseURL
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(raw, "/"))
+	// The URL is echoed in errors; a token pasted into it must not be.
+	raw = strings.ReplaceAll(raw, token, "[REDACTED]")
+	if err != nil {
+		var ue *url.Error
+		reason := "does not parse"
+		if errors.As(err, &ue) {
+			reason = strings.ReplaceAll(ue.Err.Error(), token, "[REDACTED]")
+		}
+		return nil, fmt.Errorf("githubapi: base URL %q: %s: %w", raw, reason, ErrInvalid)
+	}
+	switch {
+	case base.Scheme != "http" && base.Scheme != "https":
+		return nil, fmt.Errorf("githubapi: base URL %q: scheme must be http or https: %w", raw, ErrInvalid)
+	case base.Host == "":
+		return nil, fmt.Errorf("githubapi: base URL %q: no host: %w", raw, ErrInvalid)
+	case base.User != nil:
+		// Never echo credentials embedded in the URL.
+		return nil, fmt.Errorf("githubapi: base URL must not carry credentials: %w", ErrInvalid)
+	case base.RawQuery != "" || base.Fragment != "":
+		return nil, fmt.Errorf("githubapi: base URL %q: must not have a query or fragment: %w", raw, ErrInvalid)
+	}
+
+	c := &Client{
+		base:       base,
+		token:      token,
+		apiVersion: cfg.APIVersion,
+		userAgent:  cfg.UserAgent,
+		http:       cfg.HTTPClient,
+		clock:      cfg.Clock,
+		perPage:    cfg.PerPage,
+		maxRetries: cfg.MaxRetries,
+		maxWaits:   cfg.MaxRateLimitWaits,
+		maxWait:    cfg.MaxWait,
+		observe:    cfg.Observe,
+		log:        cfg.Logger,
+		cache:      make(map[string]cacheEntry),
+		idSem:      make(chan struct{}, 1),
+	}
+	if c.apiVersion == "" {
+		c.apiVersion = DefaultAPIVersion
+	}
+	if c.userAgent == "" {
+		c.userAgent = DefaultUserAgent
+	}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: DefaultTimeout}
+	}
+	if c.clock == nil {
+		c.clock = clock.Real{}
+	}
+	if c.perPage <= 0 || c.perPage > DefaultPerPage {
+		c.perPage = DefaultPerPage
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	switch {
+	case c.maxWaits == 0:
+		c.maxWaits = DefaultMaxRateLimitWaits
+	case c.maxWaits < 0:
+		c.maxWaits = 0
+	}
+	if c.maxWait == 0 {
+		c.maxWait = DefaultMaxWait
+	}
+	if c.log == nil {
+		c.log = zap.NewNop()
+	}
+	c.log = c.log.Named("githubapi")
+	return c, nil
+}
+
+// Requests returns how many HTTP attempts the client has sent, retries and
+// conditional requests included: the scarce resource a run is measured in.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Rate returns the primary rate limit from the last response that reported it.
+func (c *Client) Rate() Rate {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	return c.rate
+}
+
+// String describes the client without its token, so that printing a Client
+// (or a struct holding one) cannot leak it.
+func (c *Client) String() string {
+	return fmt.Sprintf("githubapi.Client{base: %s}", c.base)
+}
+
+// GoString is String, so that %#v does not print the token field.
+func (c *Client) GoString() string { return c.String() }
+
+// String shows the configuration with the token redacted, so that logging a
+// Config cannot leak it.
+func (c Config) String() string {
+	tok := ""
+	if c.Token != "" {
+		tok = "[REDACTED]"
+	}
+	return fmt.Sprintf("githubapi.Config{BaseURL: %q, Token: %q, APIVersion: %q, UserAgent: %q, PerPage: %d, MaxRetries: %d, MaxRateLimitWaits: %d, MaxWait: %s}",
+		c.BaseURL, tok, c.APIVersion, c.UserAgent, c.PerPage, c.MaxRetries, c.MaxRateLimitWaits, c.MaxWait)
+}
+
+// GoString is String, so that %#v does not leak the token either.
+func (c Config) GoString() string { return c.String() }
+
+// request is one logical API call, which may take several attempts.
+type request struct {
+	op     string
+	method string
+	u      *url.URL
+	// cacheable: a GET whose answer may be kept and revalidated with an ETag.
+	cacheable bool
+}
+
+// response is a successful answer (2xx, or a 304 resolved from the cache).
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	// link is the Link header, from the cache on a 304.
+	link string
+}
+
+// do sends r, retrying 5xx and network failures with backoff and waiting out
+// rate limits, and returns the first 2xx answer or a classified error. It is
+// the only place that sends requests, so every call gets the same handling.
+func (c *Client) do(ctx context.Context, r request) (*response, error) {
+	path := r.u.EscapedPath()
+	retries, waits := 0, 0
+	secondaryWait := secondaryFallbackWait
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
+		}
+		var cached cacheEntry
+		var haveCached bool
+		key := r.u.String()
+		if r.cacheable {
+			cached, haveCached = c.cacheGet(key)
+		}
+
+		req, err := http.NewRequestWithContext(ctx, r.method, key, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: build request: %w", r.method, path, ErrInvalid)
+		}
+		// Keep the exact URL object: its RawPath carries the %2F of package
+		// names, and a next link must go out exactly as GitHub wrote it.
+		req.URL = r.u
+		req.Host = ""
+		req.Header.Set("Accept", "application/vnd.github+json")
+		req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
+		req.Header.Set("User-Agent", c.userAgent)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		if haveCached {
+			req.Header.Set("If-None-Match", cached.etag)
+		}
+
+		c.requests.Add(1)
+		start := time.Now()
+		resp, err := c.http.Do(req)
+		dur := time.Since(start)
+
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur})
+				return nil, fmt.Errorf("%s %s: %w", r.method, path, ctxErr)
+			}
+			netErr := c.scrub(unwrapURLError(err))
+			if retries < c.maxRetries {
+				wait := backoff(retries)
+				retries++
+				c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur, Retry: true, Wait: wait})
+				c.log.Warn("request failed, retrying",
+					zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
+					zap.Int("retry", retries), zap.Duration("wait", wait), zap.Error(netErr))
+				if err := c.clock.Sleep(ctx, wait); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
+				}
+				continue
+			}
+			c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur})
+			return nil, fmt.Errorf("%s %s: %w", r.method, path, netErr)
+		}
+
+		rate := parseRate(resp.Header)
+		if rate.Known {
+			c.rateMu.Lock()
+			c.rate = rate
+			c.rateMu.Unlock()
+		}
+
+		// Success paths.
+		if resp.StatusCode == http.StatusNotModified && haveCached {
+			drain(resp)
+			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
+			return &response{status: http.StatusOK, header: resp.Header, body: cached.body, link: cached.link}, nil
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			body, err := readAll(resp.Body, maxBodyBytes)
+			resp.Body.Close()
+			if err != nil {
+				// A body cut off mid-way is a transport failure; retry it like one.
+				if retries < c.maxRetries && ctx.Err() == nil {
+					wait := backoff(retries)
+					retries++
+					c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, Retry: true, Wait: wait})
+					if err := c.clock.Sleep(ctx, wait); err != nil {
+						return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
+					}
+					continue
+				}
+				c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
+				return nil, fmt.Errorf("%s %s: read body: %w", r.method, path, c.scrub(err))
+			}
+			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
+			link := resp.Header.Get("Link")
+			if r.cacheable && resp.StatusCode == http.StatusOK {
+				if etag := resp.Header.Get("ETag"); etag != "" {
+					c.cachePut(key, cacheEntry{etag: etag, body: body, link: link})
+				}
+			}
+			return &response{status: resp.StatusCode, header: resp.Header, body: body, link: link}, nil
+		}
+
+		// A refusal.
+		apiErr := c.newAPIError(r, path, resp)
+		v := classify(resp.StatusCode, resp.Header, apiErr.Message)
+		apiErr.Kind = v.kind
+		apiErr.integration = v.integration
+
+		if v.primary || v.secondary {
+			wait, typed := c.limitWait(resp.Header, rate, v, apiErr, &secondaryWait)
+			if waits >= c.maxWaits || wait > c.maxWait || c.maxWait < 0 {
+				c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, SecondaryLimited: v.secondary})
+				return nil, typed
+			}
+			waits++
+			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate,
+				Retry: true, Wait: wait, SecondaryLimited: v.secondary})
+			c.log.Info("rate limited, waiting",
+				zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
+				zap.Bool("secondary", v.secondary), zap.Duration("wait", wait), zap.Int("wait_number", waits))
+			if err := c.clock.Sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("%s %s: waiting out rate limit: %w", r.method, path, err)
+			}
+			continue
+		}
+
+		if resp.StatusCode >= 500 && retries < c.maxRetries {
+			wait := backoff(retries)
+			retries++
+			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, Retry: true, Wait: wait})
+			c.log.Warn("server error, retrying",
+				zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
+				zap.Int("status", resp.StatusCode), zap.Int("retry", retries), zap.Duration("wait", wait))
+			if err := c.clock.Sleep(ctx, wait); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
+			}
+			continue
+		}
+
+		c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
+		return nil, apiErr
+	}
+}
+
+// limitWait decides how long to wait on a rate-limit refusal and builds the
+// typed error returned if the client will not wait that long. secondaryWait
+// holds the fallback wait of this request, doubled on each use.
+func (c *Client) limitWait(h http.Header, rate Rate, v verdict, apiErr *APIError, secondaryWait *time.Duration) (time.Duration, error) {
+	now := c.clock.Now()
+	untilReset := func() time.Duration {
+		w := rate.Reset.Sub(now) + time.Second
+		if w < time.Second {
+			w = time.Second
+		}
+		return w
+	}
+	if v.primary {
+		wait := secondaryFallbackWait
+		if !rate.Reset.IsZero() {
+			wait = untilReset()
+		}
+		return wait, &RateLimitError{APIError: *apiErr, Rate: rate}
+	}
+	var wait time.Duration
+	if ra, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+		wait = max(ra, time.Second)
+	} else if rate.Known && rate.Remaining == 0 && !rate.Reset.IsZero() {
+		wait = untilReset()
+	} else {
+		wait = *secondaryWait
+		*secondaryWait *= 2
+	}
+	return wait, &SecondaryRateLimitError{APIError: *apiErr, RetryAfter: wait}
+}
+
+// newAPIError reads a refusal's body into an APIError. GitHub's JSON errors
+// give message and documentation_url; anything else (the HTML "unicorn" page
+// of a 5xx) becomes the status text, so that no page of HTML ends up in logs.
+func (c *Client) newAPIError(r request, path string, resp *http.Response) *APIError {
+	body, _ := readAll(resp.Body, maxErrorBodyBytes)
+	resp.Body.Close()
+	e := &APIError{Status: resp.StatusCode, Method: r.method, Op: r.op, Path: path}
+	var gh struct {
+		Message          string `json:"message"`
+		DocumentationURL string `json:"documentation_url"`
+	}
+	if err := json.Unmarshal(body, &gh); err == nil && gh.Message != "" {
+		e.Message = c.scrubString(oneLine(gh.Message, 500))
+		e.DocumentationURL = c.scrubString(gh.DocumentationURL)
+	} else {
+		e.Message = strings.ToLower(http.StatusText(resp.StatusCode))
+		if e.Message == "" {
+			e.Message = "unexpected status"
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			e.Message += " (non-JSON response body)"
+		}
+	}
+	return e
+}
+
+// emit reports an attempt to Config.Observe.
+func (c *Client) emit(a Attempt) {
+	if c.observe != nil {
+		c.observe(a)
+	}
+}
+
+// scrub replaces the token in err's text, as a last line of defence: no error
+// this package returns may contain it, whatever a transport or server echoes.
+func (c *Client) scrub(err error) error {
+	if err == nil || !strings.Contains(err.Error(), c.token) {
+		return err
+	}
+	return errors.New(c.scrubString(err.Error()))
+}
+
+// scrubString replaces the token in s.
+func (c *Client) scrubString(s string) string {
+	return strings.ReplaceAll(s, c.token, "[REDACTED]")
+}
+
+// cacheGet returns the cached answer for key.
+func (c *Client) cacheGet(key string) (cacheEntry, bool) {
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	e, ok := c.cache[key]
+	return e, ok
+}
+
+// cachePut stores an answer, clearing the cache first when it is full.
+func (c *Client) cachePut(key string, e cacheEntry) {
+	size := len(key) + len(e.etag) + len(e.body) + len(e.link)
+	if size > maxCacheBytes/16 {
+		return // one huge answer must not flush everything else
+	}
+	c.cacheMu.Lock()
+	defer c.cacheMu.Unlock()
+	if old, ok := c.cache[key]; ok {
+		c.cacheBytes -= len(key) + len(old.etag) + len(old.body) + len(old.link)
+		delete(c.cache, key)
+	}
+	if len(c.cache) >= maxCacheEntries || c.cacheBytes+size > maxCacheBytes {
+		clear(c.cache)
+		c.cacheBytes = 0
+	}
+	c.cache[key] = e
+	c.cacheBytes += size
+}
+
+// backoff returns the wait before retry number n+1: 1s, 2s, 4s…
+func backoff(n int) time.Duration {
+	if n > 10 {
+		n = 10
+	}
+	return time.Second << n
+}
+
+// parseRate reads the x-ratelimit-* headers; Known is false without them.
+func parseRate(h http.Header) Rate {
+	limit, errL := strconv.Atoi(h.Get("X-RateLimit-Limit"))
+	remaining, errR := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	if errL != nil || errR != nil {
+		return Rate{}
+	}
+	r := Rate{Limit: limit, Remaining: remaining, Resource: h.Get("X-RateLimit-Resource"), Known: true}
+	if used, err := strconv.Atoi(h.Get("X-RateLimit-Used")); err == nil {
+		r.Used = used
+	}
+	if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+		r.Reset = time.Unix(reset, 0)
+	}
+	return r
+}
+
+// parseRetryAfter reads retry-after as seconds or as an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// readAll reads at most limit bytes and fails if the body is longer.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return b[:limit], fmt.Errorf("response body larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// drain discards a body so the connection can be reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
+	resp.Body.Close()
+}
+
+// unwrapURLError drops net/http's *url.Error wrapper, whose text repeats the
+// whole URL; our errors name method and path themselves.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// oneLine shortens s to at most n bytes on one line.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return s
+}

@@ -1,0 +1,628 @@
+package githubapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Op names reported in Attempt.Op and APIError.Op.
+const (
+	opIdentity        = "identity"
+	opListPackages    = "list_packages"
+	opGetPackage      = "get_package"
+	opDeletePackage   = "delete_package"
+	opRestorePackage  = "restore_package"
+	opListVersions    = "list_versions"
+	opGetVersion      = "get_version"
+	opDeleteVersion   = "delete_version"
+	opRestoreVersion  = "restore_version"
+	opDockerConflicts = "docker_conflicts"
+)
+
+// packageTypes are the package_type values GitHub accepts. Checking them here
+// saves a request and a 4xx, and GitHub may suspend clients that ignore
+// repeated 4xx answers.
+var packageTypes = []string{"npm", "maven", "rubygems", "docker", "nuget", "container"}
+
+// ListPackages returns all packages of packageType that owner has and the
+// token may read, following every page. visibility is "public", "private",
+// "internal" or "" for all.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#list-packages-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#list-packages-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#list-packages-for-the-authenticated-users-namespace
+func (c *Client) ListPackages(ctx context.Context, owner Owner, packageType, visibility string) ([]Package, error) {
+	wrap := func(err error) error { return fmt.Errorf("list %s packages of %s: %w", packageType, owner, err) }
+	if err := checkType(packageType); err != nil {
+		return nil, wrap(err)
+	}
+	switch visibility {
+	case "", "public", "private", "internal":
+	default:
+		return nil, wrap(fmt.Errorf("visibility %q is not public, private, internal or empty: %w", visibility, ErrInvalid))
+	}
+	u, err := c.ownerURL(owner, "packages")
+	if err != nil {
+		return nil, wrap(err)
+	}
+	q := url.Values{"package_type": {packageType}, "per_page": {strconv.Itoa(c.perPage)}}
+	if visibility != "" {
+		q.Set("visibility", visibility)
+	}
+	u.RawQuery = q.Encode()
+
+	var out []Package
+	seen := make(map[int64]bool)
+	err = c.walk(ctx, opListPackages, u, func(body []byte) error {
+		var page []packageJSON
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("decode package list: %w", err)
+		}
+		for _, p := range page {
+			// Pages shift when packages are deleted meanwhile; drop repeats.
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				out = append(out, p.toPackage())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// GetPackage returns one package.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-for-the-authenticated-user
+func (c *Client) GetPackage(ctx context.Context, owner Owner, packageType, name string) (Package, error) {
+	wrap := func(err error) error { return fmt.Errorf("get %s: %w", describe(owner, packageType, name), err) }
+	u, err := c.packageURL(owner, packageType, name)
+	if err != nil {
+		return Package{}, wrap(err)
+	}
+	resp, err := c.do(ctx, request{op: opGetPackage, method: http.MethodGet, u: u, cacheable: true})
+	if err != nil {
+		return Package{}, wrap(err)
+	}
+	var p packageJSON
+	if err := json.Unmarshal(resp.body, &p); err != nil {
+		return Package{}, wrap(fmt.Errorf("decode package: %w", err))
+	}
+	return p.toPackage(), nil
+}
+
+// DeletePackage deletes a whole package with all its versions. GitHub refuses
+// (ErrDownloadLimit) when any version of a public package has more than 5,000
+// downloads. Before the first delete the token's scopes are checked, so that a
+// token without delete:packages sends no DELETE at all.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-the-authenticated-user
+func (c *Client) DeletePackage(ctx context.Context, owner Owner, packageType, name string) error {
+	u, err := c.packageURL(owner, packageType, name)
+	if err == nil {
+		err = c.mutate(ctx, OpDelete, packageType, opDeletePackage, http.MethodDelete, u)
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", describe(owner, packageType, name), err)
+	}
+	return nil
+}
+
+// RestorePackage restores a package deleted within the last 30 days, provided
+// its namespace has not been reused since. Before the first restore the
+// token's scopes (write:packages) are checked.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-the-authenticated-user
+func (c *Client) RestorePackage(ctx context.Context, owner Owner, packageType, name string) error {
+	u, err := c.packageURL(owner, packageType, name, "restore")
+	if err == nil {
+		err = c.mutate(ctx, OpRestore, packageType, opRestorePackage, http.MethodPost, u)
+	}
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", describe(owner, packageType, name), err)
+	}
+	return nil
+}
+
+// ListVersions returns all versions of a package in state (StateActive, or
+// StateDeleted for restorable ones), following every page. GitHub's order is
+// undocumented; callers sort by CreatedAt themselves.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
+func (c *Client) ListVersions(ctx context.Context, owner Owner, packageType, name string, state State) ([]Version, error) {
+	var out []Version
+	seen := make(map[int64]bool)
+	err := c.WalkVersions(ctx, owner, packageType, name, state, func(page []Version) error {
+		for _, v := range page {
+			// Pages shift when versions are deleted meanwhile; drop repeats.
+			if !seen[v.ID] {
+				seen[v.ID] = true
+				out = append(out, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WalkVersions pages through the versions of a package, calling fn with each
+// page as it arrives, so that a package with 100,000 versions need not be held
+// in memory. Each page request is retried from the same URL (Config.MaxRetries)
+// when it fails with a 5xx or a network error, so a long paging resumes where
+// it failed instead of starting over. An error from fn stops the walk and is
+// returned as is.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
+func (c *Client) WalkVersions(ctx context.Context, owner Owner, packageType, name string, state State, fn func(page []Version) error) error {
+	wrap := func(err error) error {
+		return fmt.Errorf("list versions of %s: %w", describe(owner, packageType, name), err)
+	}
+	switch state {
+	case "", StateActive, StateDeleted:
+	default:
+		return wrap(fmt.Errorf("state %q is not active or deleted: %w", state, ErrInvalid))
+	}
+	u, err := c.packageURL(owner, packageType, name, "versions")
+	if err != nil {
+		return wrap(err)
+	}
+	q := url.Values{"per_page": {strconv.Itoa(c.perPage)}}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	u.RawQuery = q.Encode()
+
+	var fnErr error
+	err = c.walk(ctx, opListVersions, u, func(body []byte) error {
+		var page []versionJSON
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("decode version list: %w", err)
+		}
+		vs := make([]Version, len(page))
+		for i, v := range page {
+			vs[i] = v.toVersion()
+		}
+		if err := fn(vs); err != nil {
+			fnErr = err
+			return err
+		}
+		return nil
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// GetVersion returns one version of a package.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-version-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-version-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#get-a-package-version-for-the-authenticated-user
+func (c *Client) GetVersion(ctx context.Context, owner Owner, packageType, name string, id int64) (Version, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("get version %d of %s: %w", id, describe(owner, packageType, name), err)
+	}
+	u, err := c.versionURL(owner, packageType, name, id)
+	if err != nil {
+		return Version{}, wrap(err)
+	}
+	resp, err := c.do(ctx, request{op: opGetVersion, method: http.MethodGet, u: u, cacheable: true})
+	if err != nil {
+		return Version{}, wrap(err)
+	}
+	var v versionJSON
+	if err := json.Unmarshal(resp.body, &v); err != nil {
+		return Version{}, wrap(fmt.Errorf("decode version: %w", err))
+	}
+	return v.toVersion(), nil
+}
+
+// DeleteVersion deletes one version. GitHub refuses with ErrDownloadLimit (a
+// public version downloaded more than 5,000 times: permanent, do not retry) or
+// ErrLastVersion (the last, or last tagged, version: delete the package
+// instead). Without admin rights GitHub often answers ErrNotFound rather than
+// ErrForbidden. Before the first delete the token's scopes are checked, so a
+// token without delete:packages sends no DELETE at all.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#delete-package-version-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#delete-package-version-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-version-for-the-authenticated-user
+func (c *Client) DeleteVersion(ctx context.Context, owner Owner, packageType, name string, id int64) error {
+	u, err := c.versionURL(owner, packageType, name, id)
+	if err == nil {
+		err = c.mutate(ctx, OpDelete, packageType, opDeleteVersion, http.MethodDelete, u)
+	}
+	if err != nil {
+		return fmt.Errorf("delete version %d of %s: %w", id, describe(owner, packageType, name), err)
+	}
+	return nil
+}
+
+// RestoreVersion restores a version deleted within the last 30 days. The
+// refusal of an expired or reused version is undocumented, so any non-2xx is
+// an error carrying GitHub's message. Before the first restore the token's
+// scopes (write:packages) are checked.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#restore-package-version-for-an-organization
+//   - https://docs.github.com/en/rest/packages/packages#restore-package-version-for-a-user
+//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-version-for-the-authenticated-user
+func (c *Client) RestoreVersion(ctx context.Context, owner Owner, packageType, name string, id int64) error {
+	u, err := c.versionURL(owner, packageType, name, id, "restore")
+	if err == nil {
+		err = c.mutate(ctx, OpRestore, packageType, opRestoreVersion, http.MethodPost, u)
+	}
+	if err != nil {
+		return fmt.Errorf("restore version %d of %s: %w", id, describe(owner, packageType, name), err)
+	}
+	return nil
+}
+
+// DockerConflicts lists the owner's packages whose migration from the old
+// Docker registry (docker.pkg.github.com) to the Container registry conflicted.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-organization
+//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-user
+//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-authenticated-user
+func (c *Client) DockerConflicts(ctx context.Context, owner Owner) ([]Package, error) {
+	wrap := func(err error) error { return fmt.Errorf("list docker migration conflicts of %s: %w", owner, err) }
+	u, err := c.ownerURL(owner, "docker", "conflicts")
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []Package
+	// The endpoint takes no paging parameters, but a Link header is followed
+	// should GitHub ever send one.
+	err = c.walk(ctx, opDockerConflicts, u, func(body []byte) error {
+		var page []packageJSON
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("decode package list: %w", err)
+		}
+		for _, p := range page {
+			out = append(out, p.toPackage())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return out, nil
+}
+
+// mutate checks the token's scopes for op, then sends a DELETE or POST that
+// expects an empty 2xx answer.
+func (c *Client) mutate(ctx context.Context, op Operation, packageType, opName, method string, u *url.URL) error {
+	if err := c.CheckScopesFor(ctx, op, packageType); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, request{op: opName, method: method, u: u})
+	return err
+}
+
+// walk GETs u and then every rel="next" link, handing each body to page.
+func (c *Client) walk(ctx context.Context, op string, u *url.URL, page func(body []byte) error) error {
+	seen := map[string]bool{}
+	for {
+		seen[u.String()] = true
+		resp, err := c.do(ctx, request{op: op, method: http.MethodGet, u: u, cacheable: true})
+		if err != nil {
+			return err
+		}
+		if err := page(resp.body); err != nil {
+			return err
+		}
+		next := nextLink(resp.link)
+		if next == "" {
+			return nil
+		}
+		nu, err := c.followable(u, next)
+		if err != nil {
+			return err
+		}
+		if seen[nu.String()] {
+			return fmt.Errorf("GET %s: next link points back at a page already read: %w", nu.EscapedPath(), ErrInvalid)
+		}
+		u = nu
+	}
+}
+
+// followable parses a next link and accepts it only on the API's own scheme
+// and host, because the request carries the token: a link elsewhere (a
+// misconfigured proxy, a hostile server) must not receive it. The link is
+// otherwise used verbatim: GitHub's point at /organizations/{id}/… and their
+// query must not be rebuilt.
+func (c *Client) followable(cur *url.URL, link string) (*url.URL, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: next link does not parse: %w", cur.EscapedPath(), ErrInvalid)
+	}
+	if !u.IsAbs() {
+		u = cur.ResolveReference(u)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("GET %s: next link carries credentials; not following it: %w", cur.EscapedPath(), ErrInvalid)
+	}
+	if !sameOrigin(u, c.base) {
+		return nil, fmt.Errorf("GET %s: next link points at %s://%s, not %s://%s; not sending the token there: %w",
+			cur.EscapedPath(), u.Scheme, u.Host, c.base.Scheme, c.base.Host, ErrInvalid)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u, nil
+}
+
+// sameOrigin compares scheme and host, treating an explicit default port as
+// absent.
+func sameOrigin(a, b *url.URL) bool {
+	hostport := func(u *url.URL) string {
+		port := u.Port()
+		if port == "" {
+			switch strings.ToLower(u.Scheme) {
+			case "https":
+				port = "443"
+			case "http":
+				port = "80"
+			}
+		}
+		return strings.ToLower(u.Hostname()) + ":" + port
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && hostport(a) == hostport(b)
+}
+
+// nextLink returns the rel="next" target of a Link header, or "".
+// Format: <https://…?page=2>; rel="next", <https://…?page=5>; rel="last".
+func nextLink(h string) string {
+	for {
+		h = strings.TrimLeft(h, " \t,")
+		if !strings.HasPrefix(h, "<") {
+			return ""
+		}
+		end := strings.IndexByte(h, '>')
+		if end < 0 {
+			return ""
+		}
+		target := h[1:end]
+		h = h[end+1:]
+		params := h
+		if i := strings.IndexByte(h, ','); i >= 0 {
+			params, h = h[:i], h[i+1:]
+		} else {
+			h = ""
+		}
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+				continue
+			}
+			if slices.Contains(strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)), "next") {
+				return target
+			}
+		}
+	}
+}
+
+// ownerURL builds base + owner prefix + segments. Every segment is escaped as
+// one path segment, and Path and RawPath are both set so that the escaping of
+// a "/" inside a name survives (url.URL would otherwise re-derive the path).
+func (c *Client) ownerURL(owner Owner, segments ...string) (*url.URL, error) {
+	var prefix []string
+	switch owner.Kind {
+	case OwnerOrg, OwnerUser:
+		if owner.Name == "" {
+			return nil, fmt.Errorf("owner %s without a name: %w", owner.Kind, ErrInvalid)
+		}
+		prefix = []string{"orgs", owner.Name}
+		if owner.Kind == OwnerUser {
+			prefix[0] = "users"
+		}
+	case OwnerSelf:
+		prefix = []string{"user"}
+	default:
+		return nil, fmt.Errorf("unknown owner kind %d: %w", int(owner.Kind), ErrInvalid)
+	}
+	return c.endpoint(append(prefix, segments...)...), nil
+}
+
+// endpoint returns base + "/" + the escaped segments.
+func (c *Client) endpoint(segments ...string) *url.URL {
+	u := *c.base
+	raw, esc := u.Path, u.EscapedPath()
+	for _, s := range segments {
+		raw += "/" + s
+		esc += "/" + url.PathEscape(s)
+	}
+	u.Path, u.RawPath = raw, esc
+	if u.RawPath == u.Path {
+		u.RawPath = ""
+	}
+	return &u
+}
+
+// packageURL builds {owner}/packages/{type}/{name}[/rest…].
+func (c *Client) packageURL(owner Owner, packageType, name string, rest ...string) (*url.URL, error) {
+	if err := checkType(packageType); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, fmt.Errorf("empty package name: %w", ErrInvalid)
+	}
+	return c.ownerURL(owner, append([]string{"packages", packageType, name}, rest...)...)
+}
+
+// versionURL builds {owner}/packages/{type}/{name}/versions/{id}[/rest…].
+func (c *Client) versionURL(owner Owner, packageType, name string, id int64, rest ...string) (*url.URL, error) {
+	if id <= 0 {
+		return nil, fmt.Errorf("version id %d: %w", id, ErrInvalid)
+	}
+	return c.packageURL(owner, packageType, name, append([]string{"versions", strconv.FormatInt(id, 10)}, rest...)...)
+}
+
+// checkType refuses a package type GitHub does not know.
+func checkType(t string) error {
+	if !slices.Contains(packageTypes, t) {
+		return fmt.Errorf("package type %q is not one of %s: %w", t, strings.Join(packageTypes, ", "), ErrInvalid)
+	}
+	return nil
+}
+
+// describe names a package for error messages, e.g. `container "team/api" of org acme`.
+func describe(owner Owner, packageType, name string) string {
+	return fmt.Sprintf("%s %q of %s", packageType, name, owner)
+}
+
+// packageJSON is GitHub's package object, as far as ghprune reads it.
+type packageJSON struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	PackageType  string `json:"package_type"`
+	Visibility   string `json:"visibility"`
+	VersionCount int    `json:"version_count"`
+	CreatedAt    ghTime `json:"created_at"`
+	UpdatedAt    ghTime `json:"updated_at"`
+	HTMLURL      string `json:"html_url"`
+	Owner        *struct {
+		Login string `json:"login"`
+	} `json:"owner"`
+}
+
+func (p packageJSON) toPackage() Package {
+	out := Package{
+		ID:           p.ID,
+		Name:         p.Name,
+		PackageType:  p.PackageType,
+		Visibility:   p.Visibility,
+		VersionCount: p.VersionCount,
+		CreatedAt:    p.CreatedAt.Time,
+		UpdatedAt:    p.UpdatedAt.Time,
+		HTMLURL:      p.HTMLURL,
+	}
+	if p.Owner != nil {
+		out.OwnerLogin = p.Owner.Login
+	}
+	return out
+}
+
+// versionJSON is GitHub's package-version object, as far as ghprune reads it.
+type versionJSON struct {
+	ID             int64  `json:"id"`
+	Name           string `json:"name"`
+	CreatedAt      ghTime `json:"created_at"`
+	UpdatedAt      ghTime `json:"updated_at"`
+	DeletedAt      ghTime `json:"deleted_at"`
+	HTMLURL        string `json:"html_url"`
+	PackageHTMLURL string `json:"package_html_url"`
+	Metadata       *struct {
+		PackageType string `json:"package_type"`
+		Container   *struct {
+			Tags stringList `json:"tags"`
+		} `json:"container"`
+		// Docker: GitHub's OpenAPI declares "tag" but requires "tags"; accept both.
+		Docker *struct {
+			Tag  stringList `json:"tag"`
+			Tags stringList `json:"tags"`
+		} `json:"docker"`
+	} `json:"metadata"`
+}
+
+func (v versionJSON) toVersion() Version {
+	out := Version{
+		ID:             v.ID,
+		Name:           v.Name,
+		CreatedAt:      v.CreatedAt.Time,
+		UpdatedAt:      v.UpdatedAt.Time,
+		HTMLURL:        v.HTMLURL,
+		PackageHTMLURL: v.PackageHTMLURL,
+	}
+	if !v.DeletedAt.IsZero() {
+		t := v.DeletedAt.Time
+		out.DeletedAt = &t
+	}
+	if m := v.Metadata; m != nil {
+		switch {
+		case m.Container != nil:
+			out.Tags = append([]string{}, m.Container.Tags...)
+		case m.Docker != nil:
+			out.Tags = append([]string{}, m.Docker.Tags...)
+			for _, t := range m.Docker.Tag {
+				if !slices.Contains(out.Tags, t) {
+					out.Tags = append(out.Tags, t)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ghTime is a timestamp that tolerates null and "" (GHES examples carry empty
+// strings in places), leaving the zero time.
+type ghTime struct{ time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *ghTime) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" || s == `""` {
+		t.Time = time.Time{}
+		return nil
+	}
+	return t.Time.UnmarshalJSON(b)
+}
+
+// stringList accepts a JSON array of strings, a single string or null.
+type stringList []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s != "" {
+			*l = stringList{s}
+		}
+		return nil
+	}
+	var a []string
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	*l = a
+	return nil
+}
