@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ghprune/ghprune/executor"
+	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/metrics"
+	"github.com/ghprune/ghprune/planner"
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+)
+
+// common holds the flags every policy command shares.
+type common struct {
+	config   string
+	policies stringList
+	logLevel string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", policy.DefaultConfigFile, "config `file`")
+	fs.Var(&c.policies, "policy", "run only this policy (repeatable)")
+	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs are JSON on stderr)")
+}
+
+// loadConfig loads and validates the config, printing errors and warnings.
+// On failure it returns exitUsage: nothing has been sent anywhere.
+func loadConfig(path string, e env) (*policy.Config, int) {
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%v\n", err)
+		return nil, exitUsage
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %v\n", w)
+	}
+	return cfg, 0
+}
+
+// selectPolicies narrows cfg's policies to names (all when empty).
+func selectPolicies(cfg *policy.Config, names []string, e env) ([]*policy.Policy, int) {
+	if len(names) == 0 {
+		return cfg.Policies, 0
+	}
+	var out []*policy.Policy
+	for _, n := range names {
+		p := cfg.Policy(n)
+		if p == nil {
+			fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", n, cfg.File)
+			return nil, exitUsage
+		}
+		out = append(out, p)
+	}
+	return out, 0
+}
+
+// token reads the token from the file or environment variable the config
+// names. It is returned to be handed to the client and nowhere else.
+func token(cfg *policy.Config, e env) (string, error) {
+	if cfg.GitHub.TokenFile != "" {
+		b, err := os.ReadFile(cfg.GitHub.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("read github.token_file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if t == "" {
+			return "", fmt.Errorf("github.token_file %s is empty", cfg.GitHub.TokenFile)
+		}
+		return t, nil
+	}
+	t := strings.TrimSpace(e.getenv(cfg.GitHub.TokenEnv))
+	if t == "" {
+		return "", fmt.Errorf("no token: set the environment variable %s (github.token_env) or github.token_file", cfg.GitHub.TokenEnv)
+	}
+	return t, nil
+}
+
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("bad -log-level %q", level)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(w), lvl)
+	return zap.New(core), nil
+}
+
+// app is a loaded config with everything needed to plan, apply and restore.
+type app struct {
+	cfg     *policy.Config
+	env     env
+	log     *zap.Logger
+	client  *githubapi.Client
+	journal *journal.Journal
+	metrics *metrics.Metrics
+	planner *planner.Planner
+	exec    *executor.Executor
+}
+
+// newApp builds the client, journal and metrics for cfg. A returned code of
+// exitUsage means a config problem (no token, a fine-grained token).
+func newApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer) (*app, int, error) {
+	tok, err := token(cfg, e)
+	if err != nil {
+		return nil, exitUsage, err
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := metrics.New(reg)
+	client, err := githubapi.New(githubapi.Config{
+		BaseURL:    cfg.GitHub.APIURL,
+		Token:      tok,
+		APIVersion: cfg.GitHub.APIVersion,
+		UserAgent:  "ghprune",
+		Clock:      e.clock,
+		Logger:     log.Named("github"),
+		Observe: func(a githubapi.Attempt) {
+			m.ObserveRequest(a.Op, a.Status, a.Duration, a.Retry, a.SecondaryLimited)
+			if a.Rate.Known {
+				m.ObserveRate(a.Rate.Resource, a.Rate.Remaining, a.Rate.Reset)
+			}
+		},
+	})
+	if err != nil {
+		return nil, exitUsage, err
+	}
+	j, err := journal.Open(ctx, cfg.State.Path)
+	if err != nil {
+		return nil, exitFailed, err
+	}
+	a := &app{cfg: cfg, env: e, log: log, client: client, journal: j, metrics: m}
+	a.planner = &planner.Planner{Client: client, Facts: j, Logger: log.Named("planner")}
+	a.exec = &executor.Executor{
+		Client: client, Journal: j, Clock: e.clock, Logger: log.Named("executor"), Metrics: m,
+		Pacer: executor.NewPacer(cfg.Limits.MutationsPerMinute, e.clock),
+	}
+	return a, 0, nil
+}
+
+func (a *app) Close() { a.journal.Close() }
+
+// runPolicies plans pols and, when apply is set, carries out the enforce
+// policies among them, journaling the run. The report always comes back;
+// the error says the run failed (exit 1).
+func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool, trigger string) (*report.Report, error) {
+	start := a.env.clock.Now()
+	startReqs := a.client.Requests()
+	r := &report.Report{Mode: string(policy.ModePlan), StartedAt: start, Policies: []*report.Policy{}}
+	enforce := false
+	var names []string
+	for _, p := range pols {
+		names = append(names, p.Name)
+		if apply && a.cfg.EffectiveMode(p) == policy.ModeEnforce {
+			enforce = true
+		}
+	}
+	var runID int64
+	if enforce {
+		r.Mode = string(policy.ModeEnforce)
+		actor := "unknown"
+		if id, err := a.client.Identity(ctx); err == nil && id.Login != "" {
+			actor = id.Login
+		}
+		if host, err := os.Hostname(); err == nil {
+			actor += "@" + host
+		}
+		id, err := a.journal.StartRun(ctx, journal.Run{Kind: "apply", Policies: names, Mode: r.Mode, Trigger: trigger, Actor: actor, StartedAt: start})
+		if err != nil {
+			return r, err
+		}
+		runID = id
+		r.RunID = &runID
+	}
+	var failed []string
+	for _, p := range pols {
+		mode := policy.ModePlan
+		if apply {
+			mode = a.cfg.EffectiveMode(p)
+		}
+		pstart := a.env.clock.Now()
+		pr, err := a.planner.Plan(ctx, p, mode, pstart)
+		if err == nil && mode == policy.ModeEnforce {
+			err = a.exec.Execute(ctx, runID, pr)
+		}
+		for _, pkg := range pr.Packages {
+			if pkg.Error != "" && err == nil {
+				err = errors.New("some packages could not be planned")
+			}
+			c := pkg.Count()
+			a.metrics.VersionsScanned.WithLabelValues(p.Name).Add(float64(c.VersionsScanned))
+			a.metrics.VersionsPlanned.WithLabelValues(p.Name).Add(float64(c.Delete))
+			if c.Failed > 0 && err == nil {
+				err = fmt.Errorf("%d deletes failed", c.Failed)
+			}
+		}
+		result := "success"
+		if err != nil {
+			result = "failure"
+			if ctx.Err() != nil {
+				result = "cancelled"
+			}
+			pr.Error = err.Error()
+			failed = append(failed, p.Name)
+			a.log.Warn("policy run failed", zap.String("policy", p.Name), zap.Error(err))
+		} else {
+			a.metrics.LastSuccess.WithLabelValues(p.Name).Set(float64(a.env.clock.Now().Unix()))
+		}
+		a.metrics.Runs.WithLabelValues(p.Name, result).Inc()
+		a.metrics.RunDuration.WithLabelValues(p.Name).Observe(a.env.clock.Now().Sub(pstart).Seconds())
+		r.Policies = append(r.Policies, pr)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	r.FinishedAt = a.env.clock.Now()
+	r.Summary.APIRequests = a.client.Requests() - startReqs
+	r.Summarize()
+	var runErr error
+	if len(failed) > 0 {
+		runErr = fmt.Errorf("policies failed: %s", strings.Join(failed, ", "))
+	}
+	if enforce {
+		status := journal.RunSucceeded
+		switch {
+		case ctx.Err() != nil:
+			status = journal.RunCancelled
+		case runErr != nil:
+			status = journal.RunFailed
+		}
+		fin := r.FinishedAt
+		s := r.Summary
+		if err := a.journal.FinishRun(context.WithoutCancel(ctx), journal.Run{ID: runID, FinishedAt: &fin, Status: status,
+			Planned: s.Delete, Deleted: s.Deleted, Failed: s.Failed, Skipped: s.Skipped, APIRequests: s.APIRequests}); err != nil && runErr == nil {
+			runErr = err
+		}
+		a.updateRestorable(ctx)
+	}
+	return r, runErr
+}
+
+func (a *app) updateRestorable(ctx context.Context) {
+	n, earliest, err := a.journal.RestorableStats(context.WithoutCancel(ctx), a.env.clock.Now())
+	if err != nil {
+		a.log.Warn("journal stats", zap.Error(err))
+		return
+	}
+	a.metrics.ObserveRestorable(n, earliest)
+}
+
+// output opens -o FILE or returns stdout.
+func output(path string, e env) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return e.stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// resolveFormat applies cli.md's default: a table for a person at a
+// terminal, JSON for a pipe or a file.
+func resolveFormat(format, out string, e env) (string, error) {
+	switch format {
+	case "":
+		if (out == "" || out == "-") && e.stdoutTTY {
+			return "table", nil
+		}
+		return "json", nil
+	case "table", "json":
+		return format, nil
+	}
+	return "", fmt.Errorf("unknown -format %q (table or json)", format)
+}
+
+// writeReport renders r in format to w.
+func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bool, toTTY bool) error {
+	if format == "json" {
+		return report.WriteJSON(w, r)
+	}
+	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, Now: e.clock.Now()})
+}

@@ -1,0 +1,116 @@
+// Command ghprune enforces version-retention policies on GitHub Packages.
+// See README.md; the command line contract is shared/design/cli.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ghprune/ghprune/internal/clock"
+)
+
+// Exit codes (cli.md).
+const (
+	exitOK        = 0
+	exitFailed    = 1 // a run failed: some deletes failed, GitHub unreachable…
+	exitUsage     = 2 // usage or config error: nothing was sent to GitHub
+	exitHasDelete = 3 // plan -detailed-exitcode: the plan deletes something
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], realEnv()))
+}
+
+// env is everything a command takes from its surroundings, injected so tests
+// drive the real commands with a fake clock and captured output.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	clock          clock.Clock
+	// stdoutTTY and stderrTTY say whether colour and progress may be used.
+	stdoutTTY, stderrTTY bool
+	// hup delivers SIGHUP to serve (reload); nil in tests that do not reload.
+	hup <-chan os.Signal
+}
+
+func realEnv() env {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, clock: clock.Real{},
+		stdoutTTY: isTerminal(os.Stdout), stderrTTY: isTerminal(os.Stderr), hup: hup}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+var commands = []struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, e env) int
+}{
+	{"validate", "lint the config; errors with file:line:col and key path", cmdValidate},
+	{"plan", "dry run of the selected policies now (never writes to GitHub)", cmdPlan},
+	{"apply", "run the selected policies once: enforce policies delete", cmdApply},
+	{"serve", "the daemon: each policy on its schedule; /metrics and /healthz", cmdServe},
+	{"history", "runs and deletions from the journal", cmdHistory},
+	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
+	{"demo", "plan, apply and restore against the built-in GitHub simulator", cmdDemo},
+}
+
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], e)
+		}
+	}
+	fmt.Fprintf(e.stderr, "ghprune: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ghprune <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'ghprune <command> -h' for a command's flags.")
+}
+
+// stringList is a repeatable string flag (-policy a -policy b).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseFlags parses args, turning -h into exit 0 and bad flags into exit 2.
+func parseFlags(fs *flag.FlagSet, args []string, e env) (int, bool) {
+	fs.SetOutput(e.stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "ghprune %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}

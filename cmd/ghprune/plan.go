@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/ghprune/ghprune/report"
+)
+
+// runFlags are plan's and apply's flags.
+type runFlags struct {
+	common
+	format, out string
+	verbose     bool
+	detailed    bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.common.register(fs)
+	fs.StringVar(&f.format, "format", "", "report format: table or json (default: table on a terminal, else json)")
+	fs.StringVar(&f.out, "o", "", "write the report to `file`")
+	fs.BoolVar(&f.verbose, "verbose", false, "list kept versions too (table)")
+}
+
+func cmdPlan(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 3 when the plan deletes something")
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	return runCommand(ctx, f, false, e)
+}
+
+func cmdApply(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	return runCommand(ctx, f, true, e)
+}
+
+// runCommand is plan and apply: load, run the policies, write the report.
+func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
+	format, err := resolveFormat(f.format, f.out, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	cfg, code := loadConfig(f.config, e)
+	if cfg == nil {
+		return code
+	}
+	pols, code := selectPolicies(cfg, f.policies, e)
+	if pols == nil {
+		return code
+	}
+	log, err := newLogger(f.logLevel, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	a, code, err := newApp(ctx, cfg, e, log, nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return code
+	}
+	defer a.Close()
+	trigger := "cli"
+	r, runErr := a.runPolicies(ctx, pols, apply, trigger)
+	w, closeOut, err := output(f.out, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitFailed
+	}
+	if err := writeReport(w, r, format, e, f.verbose, f.out == "" && e.stdoutTTY); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
+		return exitFailed
+	}
+	if err := closeOut(); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
+		return exitFailed
+	}
+	if runErr != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
+		return exitFailed
+	}
+	if f.detailed && r.Summary.Delete > 0 {
+		return exitHasDelete
+	}
+	return exitOK
+}

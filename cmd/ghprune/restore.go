@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ghprune/ghprune/executor"
+	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+)
+
+func cmdRestore(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	config := fs.String("config", policy.DefaultConfigFile, "config `file`")
+	runID := fs.Int64("run", 0, "restore every version run `ID` deleted")
+	versionID := fs.Int64("version-id", 0, "restore the version with GitHub id `N`")
+	pkg := fs.String("package", "", "restore versions of `package` (with -tag or -version)")
+	tag := fs.String("tag", "", "with -package: the version that had this `tag`")
+	version := fs.String("version", "", "with -package: the version `name` (digest for containers)")
+	since := fs.String("since", "", "restore everything deleted in the last `duration` (e.g. 2h)")
+	dryRun := fs.Bool("dry-run", false, "say what would be restored; send nothing")
+	format := fs.String("format", "", "table or json (default: table on a terminal, else json)")
+	logLevel := fs.String("log-level", "warn", "log level")
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	fmtName, err := resolveFormat(*format, "", e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	f := journal.Filter{RunID: *runID, VersionID: *versionID, Package: *pkg, Tag: *tag, Version: *version, States: []string{journal.StateDeleted}}
+	if *since != "" {
+		d, err := policy.ParseDuration(*since)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ghprune restore: -since: %v\n", err)
+			return exitUsage
+		}
+		f.Since = e.clock.Now().Add(-time.Duration(d))
+	}
+	if *runID == 0 && *versionID == 0 && *pkg == "" && *since == "" {
+		fmt.Fprintln(e.stderr, "ghprune restore: say what to restore: -run ID, -version-id N, -package P with -tag T or -version V, or -since DURATION")
+		return exitUsage
+	}
+	if *pkg != "" && *tag == "" && *version == "" && *runID == 0 && *since == "" {
+		fmt.Fprintln(e.stderr, "ghprune restore: -package needs -tag or -version (or -run/-since) so a whole package is never restored by accident")
+		return exitUsage
+	}
+	cfg, code := loadConfig(*config, e)
+	if cfg == nil {
+		return code
+	}
+	log, err := newLogger(*logLevel, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	a, code, err := newApp(ctx, cfg, e, log, nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return code
+	}
+	defer a.Close()
+	rows, err := a.journal.Deletions(ctx, f)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitFailed
+	}
+	var restoreRun int64
+	start := e.clock.Now()
+	if !*dryRun {
+		restoreRun, err = a.journal.StartRun(ctx, journal.Run{Kind: "restore", Mode: "restore", Trigger: "cli", Actor: "cli", StartedAt: start})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+			return exitFailed
+		}
+	}
+	results, runErr := a.exec.Restore(ctx, restoreRun, rows, *dryRun)
+	failed, restored := 0, 0
+	for _, r := range results {
+		switch r.Result {
+		case executor.RestoreFailed, executor.RestoreExpired:
+			failed++
+		case executor.RestoreRestored:
+			restored++
+		}
+	}
+	if !*dryRun {
+		fin := e.clock.Now()
+		status := journal.RunSucceeded
+		if failed > 0 || runErr != nil {
+			status = journal.RunFailed
+		}
+		a.journal.FinishRun(context.WithoutCancel(ctx), journal.Run{ID: restoreRun, FinishedAt: &fin, Status: status,
+			Planned: len(rows), Restored: restored, Failed: failed, APIRequests: a.client.Requests()})
+	}
+	if fmtName == "json" {
+		if results == nil {
+			results = []executor.RestoreResult{}
+		}
+		report.WriteJSON(e.stdout, map[string]any{"restore_run_id": restoreRun, "dry_run": *dryRun, "results": results})
+	} else {
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESULT\tRUN\tPACKAGE\tVERSION ID\tVERSION\tTAGS\tNOTE")
+		for _, r := range results {
+			d := r.Deletion
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", r.Result, d.RunID, report.Escape(d.Package), d.VersionID,
+				report.Escape(short(d.Version)), report.Escape(fmt.Sprint(d.Tags)), report.Escape(r.Error))
+		}
+		tw.Flush()
+		fmt.Fprintf(e.stdout, "%d matched, %d restored, %d failed or expired", len(rows), restored, failed)
+		if *dryRun {
+			fmt.Fprint(e.stdout, " (dry run: nothing sent)")
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	if runErr != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", runErr)
+		return exitFailed
+	}
+	if failed > 0 {
+		return exitFailed
+	}
+	return exitOK
+}

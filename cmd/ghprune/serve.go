@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+	"github.com/ghprune/ghprune/scheduler"
+)
+
+// daemon is serve's state: the app, the schedule, the last reports.
+type daemon struct {
+	app   *app
+	sched *scheduler.Scheduler
+	log   *zap.Logger
+	ready atomic.Bool
+
+	mu      sync.Mutex
+	cfgPath string
+	reports []*report.Report // newest last, bounded
+}
+
+func cmdServe(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	config := fs.String("config", policy.DefaultConfigFile, "config `file`")
+	listen := fs.String("listen", ":9090", "HTTP listen `address` for /metrics, /healthz, /readyz")
+	logLevel := fs.String("log-level", "info", "log level")
+	grace := fs.Duration("grace", 25*time.Second, "on SIGTERM, how long the delete in flight may take to finish")
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	cfg, code := loadConfig(*config, e)
+	if cfg == nil {
+		return code
+	}
+	log, err := newLogger(*logLevel, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	defer log.Sync()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, code, err := newApp(ctx, cfg, e, log, reg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return code
+	}
+	defer a.Close()
+	a.exec.Grace = *grace
+	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler")), log: log, cfgPath: *config}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: listen: %v\n", err)
+		return exitFailed
+	}
+	srv := &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", zap.Error(err))
+		}
+	}()
+	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.Int("policies", len(cfg.Policies)))
+
+	// Readiness: the token is accepted by GitHub.
+	if _, err := a.client.Identity(ctx); err != nil {
+		log.Warn("token check failed; not ready", zap.Error(err))
+	} else {
+		d.ready.Store(true)
+	}
+	d.sched.Start(ctx, d.jobs(cfg))
+	a.updateRestorable(ctx)
+	d.prune(ctx)
+
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: letting the run in progress finish its delete in flight")
+			done := d.sched.Stop()
+			<-done.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			srv.Shutdown(sctx)
+			cancel()
+			log.Info("stopped")
+			return exitOK
+		case <-e.hup:
+			d.reload(ctx)
+		}
+	}
+}
+
+func (d *daemon) jobs(cfg *policy.Config) []scheduler.Job {
+	var jobs []scheduler.Job
+	for _, p := range cfg.Policies {
+		p := p
+		jobs = append(jobs, scheduler.Job{Name: p.Name, Schedule: p.CronSchedule(), Run: func(ctx context.Context) {
+			r, err := d.app.runPolicies(ctx, []*policy.Policy{p}, true, "schedule")
+			if err != nil {
+				d.log.Warn("run failed", zap.String("policy", p.Name), zap.Error(err))
+			}
+			d.remember(r)
+			d.prune(ctx)
+		}})
+	}
+	return jobs
+}
+
+func (d *daemon) remember(r *report.Report) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reports = append(d.reports, r)
+	if len(d.reports) > 50 {
+		d.reports = d.reports[len(d.reports)-50:]
+	}
+}
+
+// prune drops journal rows past state.retain_days (never restorable ones).
+func (d *daemon) prune(ctx context.Context) {
+	days := d.app.cfg.State.RetainDays
+	if days <= 0 {
+		days = policy.DefaultRetainDays
+	}
+	if n, err := d.app.journal.Prune(ctx, d.app.env.clock.Now(), time.Duration(days)*24*time.Hour); err != nil {
+		d.log.Warn("journal prune", zap.Error(err))
+	} else if n > 0 {
+		d.log.Info("journal pruned", zap.Int64("runs", n))
+	}
+}
+
+// reload re-reads the config and replaces the policies and schedules. A bad
+// config is refused and the running one stays.
+func (d *daemon) reload(ctx context.Context) error {
+	d.mu.Lock()
+	path := d.cfgPath
+	d.mu.Unlock()
+	cfg, err := policy.LoadFile(path)
+	if err != nil {
+		d.app.metrics.ConfigReloads.WithLabelValues("failure").Inc()
+		d.log.Error("reload refused: config invalid; keeping the running config", zap.Error(err))
+		return err
+	}
+	old := d.app.cfg
+	if cfg.GitHub != old.GitHub || cfg.State != old.State || cfg.Limits != old.Limits {
+		d.log.Warn("github, state and limits changes take effect on restart only")
+		cfg.GitHub, cfg.State, cfg.Limits = old.GitHub, old.State, old.Limits
+	}
+	d.app.cfg = cfg
+	d.sched.Start(ctx, d.jobs(cfg))
+	d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
+	d.log.Info("config reloaded", zap.Int("policies", len(cfg.Policies)))
+	return nil
+}
+
+func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !d.ready.Load() {
+			if _, err := d.app.client.Identity(r.Context()); err != nil {
+				http.Error(w, "not ready: the token was not accepted", http.StatusServiceUnavailable)
+				return
+			}
+			d.ready.Store(true)
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.reload(context.WithoutCancel(r.Context())); err != nil {
+			http.Error(w, report.Escape(err.Error()), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "reloaded")
+	})
+	mux.HandleFunc("GET /api/v1/runs", func(w http.ResponseWriter, r *http.Request) {
+		runs, err := d.app.journal.Runs(r.Context(), 50)
+		if err != nil {
+			http.Error(w, "journal unavailable", http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, map[string]any{"runs": nonNilRuns(runs)})
+	})
+	mux.HandleFunc("GET /api/v1/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			http.Error(w, "bad run id", http.StatusBadRequest)
+			return
+		}
+		d.mu.Lock()
+		var found *report.Report
+		for _, rep := range d.reports {
+			if rep.RunID != nil && *rep.RunID == id {
+				found = rep
+			}
+		}
+		d.mu.Unlock()
+		if found != nil {
+			writeJSON(w, found)
+			return
+		}
+		run, err := d.app.journal.Run(r.Context(), id)
+		if err != nil {
+			http.Error(w, "no such run", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, run)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,269 @@
+// Package executor carries out planned deletions and restores against GitHub:
+// one mutation at a time at the configured pace, each delete journaled as an
+// intent before it is sent and completed after the answer. A refusal GitHub
+// gives for a good reason (the download limit, the last version) skips that
+// version and the run goes on.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/internal/clock"
+	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/metrics"
+	"github.com/ghprune/ghprune/report"
+)
+
+// Client is what the executor needs from the GitHub API.
+type Client interface {
+	DeleteVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) error
+	GetVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) (githubapi.Version, error)
+	RestoreVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) error
+}
+
+// Pacer spaces mutations: GitHub asks for at least a second between mutative
+// requests, and its secondary limit allows at most 180 deletes a minute. One
+// Pacer is shared by everything that mutates with the same token.
+type Pacer struct {
+	lim   *rate.Limiter
+	clock clock.Clock
+}
+
+// NewPacer allows perMinute mutations a minute, with no burst.
+func NewPacer(perMinute float64, clk clock.Clock) *Pacer {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Pacer{lim: rate.NewLimiter(rate.Limit(perMinute/60), 1), clock: clk}
+}
+
+// Wait blocks until the next mutation may be sent.
+func (p *Pacer) Wait(ctx context.Context) error {
+	now := p.clock.Now()
+	r := p.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return fmt.Errorf("pacer refuses a mutation")
+	}
+	if err := p.clock.Sleep(ctx, r.DelayFrom(now)); err != nil {
+		r.CancelAt(p.clock.Now())
+		return err
+	}
+	return nil
+}
+
+// Executor deletes and restores.
+type Executor struct {
+	Client  Client
+	Journal *journal.Journal
+	Pacer   *Pacer
+	Clock   clock.Clock
+	Logger  *zap.Logger
+	Metrics *metrics.Metrics
+	// Grace is how long a request already in flight may still take after the
+	// run is cancelled, so that it finishes and is journaled (SIGTERM).
+	Grace time.Duration
+	// MaxConsecutiveFailures stops a run that keeps failing (GitHub down, a
+	// token without rights): GitHub may suspend clients that ignore repeated
+	// errors. 0 means 5.
+	MaxConsecutiveFailures int
+}
+
+// ErrTooManyFailures stops a run after MaxConsecutiveFailures failed deletes in a row.
+var ErrTooManyFailures = errors.New("too many consecutive failures")
+
+func (e *Executor) log() *zap.Logger {
+	if e.Logger == nil {
+		return zap.NewNop()
+	}
+	return e.Logger
+}
+
+type task struct {
+	pkg *report.Package
+	d   *report.Decision
+}
+
+// Execute deletes every version pr plans to delete, oldest first, recording
+// each outcome on its decision and in the journal under runID. It returns
+// an error when the run stopped early (cancelled, too many failures, a rate
+// limit that outlasts the client's patience); decisions not attempted then
+// have no outcome.
+func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) error {
+	var tasks []task
+	for _, pkg := range pr.Packages {
+		for _, d := range pkg.Decisions {
+			if d.Action == "delete" {
+				tasks = append(tasks, task{pkg, d})
+			}
+		}
+	}
+	// Oldest first: when a run is cut short, what survives is the newer half.
+	sort.SliceStable(tasks, func(i, j int) bool {
+		a, b := tasks[i].d, tasks[j].d
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.VersionID < b.VersionID
+	})
+	maxFail := e.MaxConsecutiveFailures
+	if maxFail <= 0 {
+		maxFail = 5
+	}
+	failures := 0
+	for _, t := range tasks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := e.Pacer.Wait(ctx); err != nil {
+			return err
+		}
+		err := e.deleteOne(ctx, runID, pr.Policy, t)
+		if err != nil {
+			return err
+		}
+		if t.d.Outcome == report.OutcomeFailed {
+			failures++
+			if failures >= maxFail {
+				return fmt.Errorf("stopped after %d failed deletes in a row: %w", failures, ErrTooManyFailures)
+			}
+		} else {
+			failures = 0
+		}
+	}
+	return nil
+}
+
+// inflight returns a context for a request that outlives ctx's cancellation
+// by Grace, so a delete already sent is answered and journaled.
+func (e *Executor) inflight(ctx context.Context) (context.Context, context.CancelFunc) {
+	grace := e.Grace
+	if grace <= 0 {
+		grace = 20 * time.Second
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return rctx, func() { stop(); cancel() }
+}
+
+// deleteOne journals, sends and records one delete. Its error is only for
+// failures that must stop the run (the journal cannot be written, a rate
+// limit outlasting the client's waits); GitHub's refusals and failures are
+// outcomes on the decision.
+func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t task) error {
+	owner := apiOwner(t.pkg.APIOwner, t.pkg.Owner)
+	log := e.log().With(zap.String("policy", pol), zap.String("package", t.pkg.Package), zap.Int64("version_id", t.d.VersionID))
+	rctx, done := e.inflight(ctx)
+	defer done()
+	intent, err := e.Journal.Intend(rctx, journal.Deletion{
+		RunID: runID, Policy: pol, OwnerType: t.pkg.APIOwner, Owner: t.pkg.Owner, PackageType: t.pkg.PackageType,
+		Package: t.pkg.Package, VersionID: t.d.VersionID, Version: t.d.Version, Tags: t.d.Tags,
+		Rule: t.d.Rule, Reason: t.d.Reason, RequestedAt: e.Clock.Now(),
+	})
+	if err != nil {
+		// Nothing is sent that is not journaled first.
+		return fmt.Errorf("journal before delete: %w", err)
+	}
+	err = e.Client.DeleteVersion(rctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+	if errors.Is(err, githubapi.ErrNotFound) {
+		err = e.confirmGone(rctx, owner, t)
+	}
+	now := e.Clock.Now()
+	state, reason := journal.StateDeleted, ""
+	switch {
+	case err == nil:
+		t.d.Outcome = report.OutcomeDeleted
+		until := now.Add(journal.RestoreWindow)
+		t.d.RestorableUntil = &until
+		e.count(pol, "deleted", "")
+		log.Info("version deleted", zap.String("version", t.d.Version), zap.String("rule", t.d.Rule))
+	case errors.Is(err, githubapi.ErrDownloadLimit), errors.Is(err, githubapi.ErrLastVersion):
+		state, reason = journal.StateSkipped, "last_version"
+		t.d.Outcome, t.d.Error = report.OutcomeSkipped, err.Error()
+		if errors.Is(err, githubapi.ErrDownloadLimit) {
+			reason = "download_limit"
+			t.d.Error = "GitHub refuses to delete a public version with more than 5,000 downloads"
+			if rerr := e.Journal.RecordRefusal(rctx, journal.VersionKey{OwnerType: t.pkg.APIOwner, Owner: t.pkg.Owner,
+				PackageType: t.pkg.PackageType, Package: t.pkg.Package, VersionID: t.d.VersionID}, "download-limit", now); rerr != nil {
+				log.Warn("refusal not recorded", zap.Error(rerr))
+			}
+		}
+		e.count(pol, "skipped", reason)
+		log.Info("delete refused by GitHub", zap.String("reason", reason))
+	default:
+		state = journal.StateFailed
+		t.d.Outcome, t.d.Error = report.OutcomeFailed, err.Error()
+		e.count(pol, "failed", failReason(err))
+		log.Warn("delete failed", zap.Error(err))
+	}
+	if cerr := e.Journal.Complete(rctx, intent, state, t.d.Error, now); cerr != nil {
+		return fmt.Errorf("journal after delete: %w", cerr)
+	}
+	if errors.Is(err, githubapi.ErrPrimaryRateLimit) || errors.Is(err, githubapi.ErrSecondaryRateLimit) || errors.Is(err, githubapi.ErrBadCredentials) || errors.Is(err, githubapi.ErrMissingScope) {
+		return fmt.Errorf("stop run: %w", err)
+	}
+	return nil
+}
+
+// confirmGone tells an already-deleted version (a retried DELETE whose first
+// attempt succeeded, or another tool's delete: done) from GitHub's 404 for a
+// token without admin rights on the package (the version is still there).
+func (e *Executor) confirmGone(ctx context.Context, owner githubapi.Owner, t task) error {
+	_, err := e.Client.GetVersion(ctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+	switch {
+	case errors.Is(err, githubapi.ErrNotFound):
+		return nil
+	case err == nil:
+		return fmt.Errorf("GitHub answered 404 to the delete but the version exists: the token needs admin rights on package %q", t.pkg.Package)
+	default:
+		return fmt.Errorf("delete answered 404 and the version could not be checked: %w", err)
+	}
+}
+
+func (e *Executor) count(pol, outcome, reason string) {
+	if e.Metrics == nil {
+		return
+	}
+	switch outcome {
+	case "deleted":
+		e.Metrics.VersionsDeleted.WithLabelValues(pol).Inc()
+	case "skipped":
+		e.Metrics.VersionsSkipped.WithLabelValues(pol, reason).Inc()
+	case "failed":
+		e.Metrics.VersionsFailed.WithLabelValues(pol, reason).Inc()
+	}
+}
+
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, githubapi.ErrServer):
+		return "server_error"
+	case errors.Is(err, githubapi.ErrPrimaryRateLimit), errors.Is(err, githubapi.ErrSecondaryRateLimit):
+		return "rate_limited"
+	case errors.Is(err, githubapi.ErrForbidden), errors.Is(err, githubapi.ErrMissingScope), errors.Is(err, githubapi.ErrBadCredentials):
+		return "forbidden"
+	case errors.Is(err, githubapi.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "other"
+}
+
+// apiOwner rebuilds the API owner from a report's or journal's owner kind.
+func apiOwner(kind, name string) githubapi.Owner {
+	switch kind {
+	case "self":
+		return githubapi.Self()
+	case "user":
+		return githubapi.User(name)
+	}
+	return githubapi.Org(name)
+}

@@ -1,0 +1,164 @@
+// Package planner lists every version of the packages a policy selects and
+// decides, with policy.Decide, what to keep and delete. It sends only GET
+// requests: a plan never changes anything on GitHub.
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+)
+
+// Client is what the planner needs from the GitHub API.
+type Client interface {
+	Identity(ctx context.Context) (githubapi.Identity, error)
+	ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error)
+	ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, state githubapi.State) ([]githubapi.Version, error)
+}
+
+// Facts is what earlier runs recorded (the journal).
+type Facts interface {
+	Refused(ctx context.Context, ownerType, owner, packageType, pkg, reason string) (map[int64]bool, error)
+}
+
+// Planner plans policies.
+type Planner struct {
+	Client Client
+	Facts  Facts // nil: nothing remembered
+	Logger *zap.Logger
+}
+
+// Plan decides every version of every package pol selects at now. A package
+// that cannot be listed is reported with its error and no decisions (so
+// nothing in it is deleted); the returned error is non-nil only when the
+// policy's packages cannot be listed at all.
+func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode, now time.Time) (*report.Policy, error) {
+	log := p.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.With(zap.String("policy", pol.Name))
+	out := &report.Policy{Policy: pol.Name, Mode: string(mode), Packages: []*report.Package{}}
+	sel := pol.Select
+	owner, err := p.owner(ctx, sel)
+	if err != nil {
+		return out, err
+	}
+	vis := ""
+	if len(sel.Visibility) == 1 {
+		vis = sel.Visibility[0] // let GitHub filter; more than one is filtered here
+	}
+	pkgs, err := p.Client.ListPackages(ctx, owner, sel.PackageType, vis)
+	if err != nil {
+		return out, fmt.Errorf("list %s packages of %s: %w", sel.PackageType, owner, err)
+	}
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
+	var plans [][]policy.Decision
+	var planned []*report.Package
+	for _, pkg := range pkgs {
+		if !selected(sel, pkg) {
+			continue
+		}
+		rp := &report.Package{
+			Owner: sel.Owner, OwnerType: sel.OwnerType, PackageType: sel.PackageType, Package: pkg.Name,
+			Visibility: pkg.Visibility, APIOwner: owner.Kind.String(), Decisions: []*report.Decision{},
+		}
+		out.Packages = append(out.Packages, rp)
+		ds, err := p.decide(ctx, pol, owner, pkg, now)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			rp.Error = err.Error()
+			log.Warn("package not planned", zap.String("package", pkg.Name), zap.Error(err))
+			continue
+		}
+		rp.VersionsTotal = len(ds)
+		plans = append(plans, ds)
+		planned = append(planned, rp)
+	}
+	policy.ApplyRunLimit(plans, pol.Limits.MaxDeletesPerRun)
+	for i, ds := range plans {
+		planned[i].Decisions = toReport(ds)
+	}
+	return out, nil
+}
+
+func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Decision, error) {
+	vs, err := p.Client.ListVersions(ctx, owner, pol.Select.PackageType, pkg.Name, githubapi.StateActive)
+	if err != nil {
+		return nil, fmt.Errorf("list versions of %q: %w", pkg.Name, err)
+	}
+	var facts policy.Facts
+	if p.Facts != nil {
+		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, pkg.Name, policy.RuleDownloadLimit)
+		if err != nil {
+			return nil, fmt.Errorf("read refusals of %q: %w", pkg.Name, err)
+		}
+		facts.DownloadLimited = func(id int64) bool { return refused[id] }
+	}
+	in := make([]policy.Version, len(vs))
+	for i, v := range vs {
+		in[i] = policy.Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	}
+	return pol.Decide(in, now, facts), nil
+}
+
+// owner maps a policy's owner to the API's: a user that is the token's own
+// account is addressed as /user, where GitHub serves more (deleted versions
+// of private packages among them).
+func (p *Planner) owner(ctx context.Context, sel policy.Select) (githubapi.Owner, error) {
+	if sel.OwnerType == "org" {
+		return githubapi.Org(sel.Owner), nil
+	}
+	id, err := p.Client.Identity(ctx)
+	if err != nil {
+		return githubapi.Owner{}, fmt.Errorf("identify the token's account: %w", err)
+	}
+	if id.Login != "" && strings.EqualFold(id.Login, sel.Owner) {
+		return githubapi.Self(), nil
+	}
+	return githubapi.User(sel.Owner), nil
+}
+
+func selected(sel policy.Select, pkg githubapi.Package) bool {
+	if len(sel.Packages) > 0 && !sel.Packages.Match(pkg.Name) {
+		return false
+	}
+	if sel.ExcludePackages.Match(pkg.Name) {
+		return false
+	}
+	if len(sel.Visibility) > 1 {
+		for _, v := range sel.Visibility {
+			if v == pkg.Visibility {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func toReport(ds []policy.Decision) []*report.Decision {
+	out := make([]*report.Decision, len(ds))
+	for i, d := range ds {
+		tags := d.Version.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		out[i] = &report.Decision{
+			VersionID: d.Version.ID, Version: d.Version.Name, Tags: tags,
+			CreatedAt: d.Version.CreatedAt, UpdatedAt: d.Version.UpdatedAt,
+			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason,
+		}
+	}
+	return out
+}

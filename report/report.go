@@ -1,0 +1,130 @@
+// Package report is the result of a plan or apply run in the shape cli.md
+// fixes (the JSON report), and its renderings for people. Everything printed
+// from GitHub (package names, tags, reasons quoting them) is escaped, so a
+// hostile name cannot break a table or drive a terminal.
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// Outcomes of a planned deletion after apply.
+const (
+	OutcomeDeleted = "deleted"
+	OutcomeFailed  = "failed"
+	OutcomeSkipped = "skipped" // GitHub refused (download limit, last version)
+)
+
+// Report is one plan or apply invocation.
+type Report struct {
+	RunID      *int64    `json:"run_id"` // nil for a plan: plans are not journaled
+	Mode       string    `json:"mode"`   // plan, or enforce when anything was executed
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Policies   []*Policy `json:"policies"`
+	Summary    Summary   `json:"summary"`
+}
+
+// Policy is one policy's part of a report.
+type Policy struct {
+	Policy   string     `json:"policy"`
+	Mode     string     `json:"mode"`
+	Error    string     `json:"error,omitempty"` // the policy could not be planned or finished
+	Packages []*Package `json:"packages"`
+}
+
+// Package is one package's decisions.
+type Package struct {
+	Owner         string      `json:"owner"`
+	OwnerType     string      `json:"owner_type"` // org or user
+	PackageType   string      `json:"package_type"`
+	Package       string      `json:"package"`
+	Visibility    string      `json:"visibility"`
+	VersionsTotal int         `json:"versions_total"`
+	Decisions     []*Decision `json:"decisions"`
+	// Error says why the package could not be planned; it then has no
+	// decisions and nothing in it is touched.
+	Error string `json:"error,omitempty"`
+	// APIOwner is how the API addresses the owner: org, user, or self (the
+	// token's own account, /user). Not part of the JSON contract.
+	APIOwner string `json:"-"`
+}
+
+// Decision is one version's verdict, and after apply what became of it.
+type Decision struct {
+	VersionID       int64      `json:"version_id"`
+	Version         string     `json:"version"`
+	Tags            []string   `json:"tags"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	Action          string     `json:"action"`
+	Rule            string     `json:"rule"`
+	Reason          string     `json:"reason"`
+	Outcome         string     `json:"outcome,omitempty"`
+	Error           string     `json:"error,omitempty"`
+	RestorableUntil *time.Time `json:"restorable_until,omitempty"`
+}
+
+// Summary counts a report.
+type Summary struct {
+	VersionsScanned int   `json:"versions_scanned"`
+	Keep            int   `json:"keep"`
+	Delete          int   `json:"delete"`
+	Deleted         int   `json:"deleted"`
+	Failed          int   `json:"failed"`
+	Skipped         int   `json:"skipped"`
+	Deferred        int   `json:"deferred"`
+	APIRequests     int64 `json:"api_requests"`
+}
+
+// Summarize recounts r.Summary from its decisions (APIRequests is kept).
+func (r *Report) Summarize() {
+	s := Summary{APIRequests: r.Summary.APIRequests}
+	for _, p := range r.Policies {
+		for _, pkg := range p.Packages {
+			c := pkg.Count()
+			s.VersionsScanned += c.VersionsScanned
+			s.Keep += c.Keep
+			s.Delete += c.Delete
+			s.Deleted += c.Deleted
+			s.Failed += c.Failed
+			s.Skipped += c.Skipped
+			s.Deferred += c.Deferred
+		}
+	}
+	r.Summary = s
+}
+
+// Count summarizes one package (APIRequests is not known per package).
+func (p *Package) Count() Summary {
+	var s Summary
+	s.VersionsScanned = len(p.Decisions)
+	for _, d := range p.Decisions {
+		if d.Action == "delete" {
+			s.Delete++
+		} else {
+			s.Keep++
+		}
+		if d.Rule == "deferred" {
+			s.Deferred++
+		}
+		switch d.Outcome {
+		case OutcomeDeleted:
+			s.Deleted++
+		case OutcomeFailed:
+			s.Failed++
+		case OutcomeSkipped:
+			s.Skipped++
+		}
+	}
+	return s
+}
+
+// WriteJSON writes r as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

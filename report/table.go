@@ -1,0 +1,181 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+)
+
+// TableOptions tune the table.
+type TableOptions struct {
+	Color   bool // ANSI colour; only when writing to a terminal
+	Verbose bool // list kept versions too, not only their counts by rule
+	Now     time.Time
+}
+
+const (
+	ansiRed   = "\x1b[31m"
+	ansiGreen = "\x1b[32m"
+	ansiDim   = "\x1b[2m"
+	ansiBold  = "\x1b[1m"
+	ansiReset = "\x1b[0m"
+)
+
+// WriteTable renders r for a person: a summary line per package, the
+// versions it deletes (or deleted) with their reasons, the kept ones counted
+// by rule, and a closing summary.
+func WriteTable(w io.Writer, r *Report, o TableOptions) error {
+	paint := func(code, s string) string {
+		if !o.Color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	bw := &errWriter{w: w}
+	for _, p := range r.Policies {
+		fmt.Fprintf(bw, "%s %s (%s)\n", paint(ansiBold, "policy"), Escape(p.Policy), p.Mode)
+		if p.Error != "" {
+			fmt.Fprintf(bw, "  %s %s\n", paint(ansiRed, "error:"), Escape(p.Error))
+		}
+		for _, pkg := range p.Packages {
+			c := pkg.Count()
+			vis := ""
+			if pkg.Visibility != "" {
+				vis = ", " + pkg.Visibility
+			}
+			fmt.Fprintf(bw, "  %s %s/%s (%s%s): %d versions, %s, %d keep",
+				pkg.OwnerType, Escape(pkg.Owner), Escape(pkg.Package), pkg.PackageType, vis,
+				c.VersionsScanned, paint(ansiRed, fmt.Sprintf("%d delete", c.Delete)), c.Keep)
+			if c.Deleted+c.Failed+c.Skipped > 0 {
+				fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", c.Deleted, c.Failed, c.Skipped)
+			}
+			fmt.Fprintln(bw)
+			tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+			for _, d := range pkg.Decisions {
+				if d.Action != "delete" && !o.Verbose {
+					continue
+				}
+				action := d.Action
+				if d.Outcome != "" {
+					action = d.Outcome
+				}
+				switch action {
+				case "delete", OutcomeDeleted, OutcomeFailed:
+					action = paint(ansiRed, action)
+				case "keep":
+					action = paint(ansiGreen, action)
+				}
+				reason := d.Reason
+				if d.Error != "" {
+					reason += ": " + d.Error
+				}
+				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(shortVersion(d.Version)),
+					Escape(tagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
+			}
+			tw.Flush()
+			if !o.Verbose && c.Keep > 0 {
+				fmt.Fprintf(bw, "    %s\n", paint(ansiDim, "keep: "+keptByRule(pkg)))
+			}
+		}
+	}
+	s := r.Summary
+	fmt.Fprintf(bw, "%s %d versions scanned: %d keep, %d delete", paint(ansiBold, "summary:"), s.VersionsScanned, s.Keep, s.Delete)
+	if s.Deferred > 0 {
+		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
+	}
+	if r.RunID != nil {
+		fmt.Fprintf(bw, "; run %d: %d deleted, %d failed, %d skipped", *r.RunID, s.Deleted, s.Failed, s.Skipped)
+	}
+	fmt.Fprintf(bw, "; %d API requests\n", s.APIRequests)
+	return bw.err
+}
+
+func keptByRule(p *Package) string {
+	counts := map[string]int{}
+	for _, d := range p.Decisions {
+		if d.Action == "keep" {
+			counts[d.Rule]++
+		}
+	}
+	rules := make([]string, 0, len(counts))
+	for r := range counts {
+		rules = append(rules, r)
+	}
+	sort.Slice(rules, func(i, j int) bool {
+		if counts[rules[i]] != counts[rules[j]] {
+			return counts[rules[i]] > counts[rules[j]]
+		}
+		return rules[i] < rules[j]
+	})
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = fmt.Sprintf("%d %s", counts[r], Escape(r))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func tagList(tags []string) string {
+	if len(tags) == 0 {
+		return "-"
+	}
+	return strings.Join(tags, ",")
+}
+
+// shortVersion shortens a manifest digest to what people recognize.
+func shortVersion(v string) string {
+	if strings.HasPrefix(v, "sha256:") && len(v) > 19 {
+		return v[:19]
+	}
+	return v
+}
+
+// Escape makes s safe to print on a terminal or in a table: control
+// characters (ESC, CR, tabs, newlines, bidi overrides…) are shown as \x.. or
+// \u.... escapes instead of acting.
+func Escape(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unsafeRune(r) {
+			if r < 0x100 {
+				fmt.Fprintf(&b, `\x%02x`, r)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,98 @@
+// Package scheduler runs each policy on its cron schedule (robfig/cron/v3)
+// for the daemon. Runs never overlap: a policy still running skips its next
+// tick, and runs of different policies take turns, because they share one
+// token, one rate budget and one mutation pace.
+package scheduler
+
+import (
+	"context"
+	"sync"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+)
+
+// Job is one policy's schedule and run.
+type Job struct {
+	Name     string
+	Schedule cron.Schedule
+	Run      func(ctx context.Context)
+}
+
+// Scheduler runs jobs on their schedules until stopped.
+type Scheduler struct {
+	log  *zap.Logger
+	turn sync.Mutex // one run at a time across jobs
+
+	mu   sync.Mutex
+	cron *cron.Cron
+}
+
+// New returns an idle scheduler.
+func New(log *zap.Logger) *Scheduler {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Scheduler{log: log}
+}
+
+// cronLogger adapts zap to cron's logr-style logger.
+type cronLogger struct{ l *zap.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug(msg, zap.Any("details", kv)) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error(msg, zap.Error(err), zap.Any("details", kv))
+}
+
+// Start schedules jobs, replacing any schedule already running (a config
+// reload); runs in progress finish. Jobs get ctx, so cancelling it stops them.
+func (s *Scheduler) Start(ctx context.Context, jobs []Job) {
+	cl := cronLogger{s.log}
+	c := cron.New(cron.WithChain(cron.Recover(cl)), cron.WithLogger(cl))
+	for _, j := range jobs {
+		j := j
+		if j.Schedule == nil {
+			s.log.Warn("policy has no schedule; serve will not run it", zap.String("policy", j.Name))
+			continue
+		}
+		c.Schedule(j.Schedule, cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+			s.turn.Lock()
+			defer s.turn.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Info("scheduled run", zap.String("policy", j.Name))
+			j.Run(ctx)
+		})))
+	}
+	s.mu.Lock()
+	old := s.cron
+	s.cron = c
+	s.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+	c.Start()
+}
+
+// Next returns when each scheduled job runs next.
+func (s *Scheduler) Next() []cron.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron == nil {
+		return nil
+	}
+	return s.cron.Entries()
+}
+
+// Stop stops scheduling and returns a context done when running jobs end.
+func (s *Scheduler) Stop() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx
+	}
+	return s.cron.Stop()
+}

@@ -1,0 +1,70 @@
+package scheduler
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// everyTick fires at once and then never again, so a test sees exactly one run.
+type onceSchedule struct{ fired bool }
+
+func (o *onceSchedule) Next(t time.Time) time.Time {
+	if o.fired {
+		return t.Add(100 * 365 * 24 * time.Hour)
+	}
+	o.fired = true
+	return t.Add(time.Millisecond)
+}
+
+func TestScheduler_RunsJobsAndStops(t *testing.T) {
+	s := New(nil)
+	ran := make(chan string, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx, []Job{
+		{Name: "a", Schedule: &onceSchedule{}, Run: func(context.Context) { ran <- "a" }},
+		{Name: "no-schedule", Run: func(context.Context) { ran <- "never" }},
+	})
+	select {
+	case got := <-ran:
+		if got != "a" {
+			t.Fatalf("ran %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("job did not run")
+	}
+	if n := len(s.Next()); n != 1 {
+		t.Errorf("entries = %d, want 1 (jobs without schedule are skipped)", n)
+	}
+	<-s.Stop().Done()
+}
+
+func TestScheduler_StopWaitsForRunningJob(t *testing.T) {
+	s := New(nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	finished := make(chan struct{})
+	s.Start(context.Background(), []Job{{Name: "slow", Schedule: &onceSchedule{}, Run: func(context.Context) {
+		close(started)
+		<-release
+		close(finished)
+	}}})
+	<-started
+	done := s.Stop()
+	select {
+	case <-done.Done():
+		t.Fatal("Stop finished while the job was still running")
+	default:
+	}
+	close(release)
+	<-done.Done()
+	select {
+	case <-finished:
+	default:
+		t.Fatal("stop returned before the job finished")
+	}
+}
+
+var _ cron.Schedule = (*onceSchedule)(nil)
