@@ -1,0 +1,75 @@
+// Package simulator is an in-process fake of the GitHub Packages REST API, an
+// http.Handler for tests (over loopback with httptest), benchmarks and the
+// `ghprune demo` command. It follows the project's digest of the API
+// (shared/reference/github-packages-api.md): GitHub's paths (/orgs/{org},
+// /users/{username}, /user, and the /organizations/{id} and /user/{id}
+// aliases its Link headers use, optionally under the GHES /api/v3 prefix),
+// JSON shapes that conform to the official OpenAPI schemas, scopes,
+// pagination, the refusals with their exact messages, restore windows,
+// primary and secondary rate limits, ETags, and injected faults. All time
+// comes from Options.Clock, so a test advances a clock.Fake instead of
+// sleeping.
+//
+// # Modelled where GitHub is undocumented
+//
+//   - Restoring a version deleted more than 30 days ago, an active version or
+//     an unknown one: 404 "Not Found". Restoring a version whose name an
+//     active version has taken since: 400 "You cannot restore this package
+//     version because a newer version with the same name exists. Delete the
+//     newer version first." Packages likewise: 404 "Package not found." and
+//     400 "You cannot restore this package because a newer package with the
+//     same name exists. Delete the newer package first."
+//   - Deleting a package marks its active versions deleted (with the package's
+//     deleted_at); restoring it brings back exactly those.
+//   - A token lacking a scope gets 403 with a message naming the missing
+//     scopes; a bad package_type, visibility or state gets 400
+//     "Invalid argument." (the observed answer for package_type).
+//   - Org membership is not modelled: every token reads every package of an
+//     org. Another user's packages are visible only when public.
+//   - A mutation is "accepted" by the secondary limit when it passed auth,
+//     scopes and both limits, whatever the handler then answered.
+//   - Faults answer before authentication and rate limiting, and use none of
+//     the primary limit.
+//   - GET answers carry Cache-Control "private, max-age=60, s-maxage=60" as
+//     GitHub's do: an RFC 9111 client cache will reuse a list for a minute.
+//
+// # Fixture format
+//
+// LoadFixture reads YAML with these keys (unknown keys are errors):
+//
+//	tokens:                       # accepted tokens
+//	  - token: ghp_admin          # the secret a client sends
+//	    login: octocat            # the account; /user resolves to it
+//	    scopes: [read:packages, delete:packages, write:packages, repo]
+//	    fine_grained: false       # true: refused by the packages API
+//	orgs:
+//	  - login: acme
+//	    id: 9919
+//	    admins: [octocat]         # may delete/restore; omitted = every token
+//	users:
+//	  - login: octocat
+//	    id: 583231
+//	packages:
+//	  - owner: acme               # an org or user above
+//	    name: team/service/api    # may contain "/"
+//	    type: container           # npm, maven, rubygems, docker, nuget, container
+//	    visibility: public        # public, private (default) or internal
+//	    repository: acme/service  # optional; "repo" or "owner/repo"
+//	    age: 400d                 # or created_at: 2024-01-01T00:00:00Z; omitted = oldest version's
+//	    docker_conflict: false    # docker packages listed by /docker/conflicts
+//	    versions:
+//	      - name: sha256:…        # omitted for container/docker = a made-up digest
+//	        tags: [latest, v1.2.0]
+//	        age: 36h              # or created_at; omitted = now. Units: s m h d w, e.g. 1d12h
+//	        downloads: 12000      # public and > 5000: GitHub refuses to delete it
+//	      - tags: ["pr-{i}"]      # repeat makes 20 versions, pr-1 (oldest) … pr-20,
+//	        repeat: 20            # 6h apart, the newest aged 10d
+//	        every: 6h
+//	        age: 10d
+//	      - tags: []
+//	        age: 40d
+//	        deleted_age: 3d       # or deleted_at: seeded as deleted 3 days ago
+//
+// updated_at / updated_age are also accepted (default: the creation time).
+// Ages are relative to the server clock's now when Seed runs.
+package simulator
