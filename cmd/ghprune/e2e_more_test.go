@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ghprune/ghprune/simulator"
+)
+
+// Another user's packages (/users/NAME): GitHub lets the token read public
+// ones but answers 404 to deleting them. The plan is complete; apply
+// reports why each delete failed, deletes nothing and exits 1.
+func TestEndToEnd_OtherUser(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 5000})
+	v := func(name string, age time.Duration, tags ...string) simulator.VersionSeed {
+		return simulator.VersionSeed{Name: name, Tags: tags, CreatedAt: h.ago(age)}
+	}
+	h.pkg("other", "container", "tool", "public", v("keep-me", day, "latest"), v("old-1", 20*day), v("old-2", 30*day), v("new", 2*day))
+	cfg := h.config(`  - name: theirs
+    mode: enforce
+    select: {owner: other, owner_type: user, package_type: container}
+    protect: {tags: [latest]}
+    delete: [{name: orphans, untagged: true, older_than: 7d}]
+`)
+	code, plan, stderr := h.runJSON("plan", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("plan exit %d: %s", code, stderr)
+	}
+	want := map[string]string{"tool/keep-me": "keep protected:tag", "tool/old-1": "delete delete:orphans", "tool/old-2": "delete delete:orphans", "tool/new": "keep no-rule"}
+	if got := decisions(plan); !mapsEqual(got, want) {
+		t.Fatalf("plan = %v, want %v", got, want)
+	}
+	code, applied, _ := h.runJSON("apply", "-config", cfg)
+	if code != exitFailed || applied.Summary.Failed != 2 || applied.Summary.Deleted != 0 {
+		t.Fatalf("apply exit %d, summary %+v; want exit 1 with 2 failed", code, applied.Summary)
+	}
+	for _, d := range applied.Policies[0].Packages[0].Decisions {
+		if d.Outcome == "failed" && !strings.Contains(d.Error, "admin rights") {
+			t.Errorf("failure not explained: %q", d.Error)
+		}
+	}
+	if got := len(h.active("other", "container", "tool")); got != 4 {
+		t.Errorf("simulator has %d active versions, want all 4", got)
+	}
+	h.assertNoToken()
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// A bad config exits 2 with file:line:col and sends nothing to GitHub.
+func TestEndToEnd_BadConfigSendsNothing(t *testing.T) {
+	for _, c := range []struct{ name, policy, want string }{
+		{"unknown key", "    delete: [{name: a, untagged: true, olderthan: 7d}]\n", `:12:40: policies[0].delete[0].olderthan: unknown key "olderthan" (did you mean "older_than"?)`},
+		{"bad duration", "    delete: [{name: a, untagged: true, older_than: 30x}]\n", `:12:52: policies[0].delete[0].older_than: unknown unit "x" in "30x"`},
+		{"bad cron", "    schedule: \"61 * * * *\"\n    delete: [{name: a, untagged: true}]\n", `:12:5: policies[0].schedule: invalid schedule "61 * * * *"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, simulator.Options{})
+			cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: container}\n" + c.policy)
+			for _, cmd := range []string{"validate", "plan", "apply", "serve"} {
+				code, _, stderr := h.run(cmd, "-config", cfg)
+				if code != exitUsage {
+					t.Errorf("%s exit %d, want 2", cmd, code)
+				}
+				if !strings.Contains(stderr, cfg+c.want) {
+					t.Errorf("%s stderr %q does not contain %q", cmd, stderr, cfg+c.want)
+				}
+			}
+			if n := h.sim.Stats().Requests; n != 0 {
+				t.Errorf("%d requests reached GitHub", n)
+			}
+		})
+	}
+}
+
+// A missing token is a config error: exit 2, nothing sent.
+func TestEndToEnd_NoTokenIsUsageError(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	cfg := h.config("  - name: p\n    select: {owner: acme, owner_type: org, package_type: container}\n    delete: [{name: a, untagged: true}]\n")
+	var out strings.Builder
+	code := run(context.Background(), []string{"plan", "-config", cfg}, env{stdout: &out, stderr: &out, clock: h.clock, getenv: func(string) string { return "" }})
+	if code != exitUsage || !strings.Contains(out.String(), "GITHUB_TOKEN") || h.sim.Stats().Requests != 0 {
+		t.Errorf("exit %d, output %q, requests %d", code, out.String(), h.sim.Stats().Requests)
+	}
+}
+
+// Rate limits and server errors are waited out and retried: the run
+// completes, in simulated time, without a failed delete.
+func TestEndToEnd_RateLimitsAndServerErrors(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 40, MutationSpacing: 2 * time.Second})
+	var vs []simulator.VersionSeed
+	vs = append(vs, simulator.VersionSeed{Name: "tagged", Tags: []string{"v1"}, CreatedAt: h.ago(time.Hour)})
+	for i := 0; i < 60; i++ {
+		vs = append(vs, simulator.VersionSeed{Name: "old-" + string(rune('A'+i/26)) + string(rune('a'+i%26)), CreatedAt: h.ago(time.Duration(10+i) * day)})
+	}
+	h.pkg("acme", "container", "svc", "private", vs...)
+	h.sim.InjectFault(simulator.Fault{Method: "DELETE", PathContains: "/versions/", Status: 502, Times: 3, Skip: 5})
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: container}\n    delete: [{name: a, untagged: true, older_than: 7d}]\n")
+	start := h.clock.Now()
+	code, r, stderr := h.runJSON("apply", "-config", cfg, "-log-level", "debug")
+	if code != 0 || r.Summary.Deleted != 60 || r.Summary.Failed != 0 {
+		t.Fatalf("apply exit %d, summary %+v\n%s", code, r.Summary, stderr)
+	}
+	st := h.sim.Stats()
+	if st.SecondaryLimited == 0 || st.RateLimited == 0 {
+		t.Errorf("expected both limits to be hit: %+v", st)
+	}
+	if st.ByStatus[502] != 3 {
+		t.Errorf("502s served = %d, want 3", st.ByStatus[502])
+	}
+	// 60 deletes plus listing exceed 40 requests an hour: the run waited for a reset.
+	if took := h.clock.Now().Sub(start); took < time.Hour {
+		t.Errorf("simulated run took %v; the primary limit should have made it wait an hour", took)
+	}
+	if got := len(h.active("acme", "container", "svc")); got != 1 {
+		t.Errorf("%d versions left, want 1", got)
+	}
+	h.assertNoToken()
+}
+
+// A delete that keeps failing is reported, the rest go on, exit 1.
+func TestEndToEnd_PersistentFailureIsReported(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	ids := h.pkg("acme", "npm", "lib", "private",
+		simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(90 * day)},
+		simulator.VersionSeed{Name: "1.1.0", CreatedAt: h.ago(80 * day)},
+		simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(1 * day)})
+	h.sim.InjectFault(simulator.Fault{Method: "DELETE", PathContains: "/versions/" + itoa(ids["1.0.0"]), Status: 500})
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	code, r, _ := h.runJSON("apply", "-config", cfg)
+	if code != exitFailed || r.Summary.Failed != 1 || r.Summary.Deleted != 1 {
+		t.Fatalf("exit %d, summary %+v", code, r.Summary)
+	}
+	if a := h.active("acme", "npm", "lib"); !a["1.0.0"] || a["1.1.0"] || !a["2.0.0"] {
+		t.Errorf("active = %v", a)
+	}
+}
+
+func itoa(n int64) string { return strconvItoa(n) }
+
+// cancelClock cancels the run after n waits, as SIGTERM would mid-run.
+type cancelClock struct {
+	*fakeClock
+	n      atomic.Int32
+	after  int32
+	cancel context.CancelFunc
+}
+
+func (c *cancelClock) Sleep(ctx context.Context, d time.Duration) error {
+	if c.n.Add(1) == c.after {
+		c.cancel()
+	}
+	return c.fakeClock.Sleep(ctx, d)
+}
+
+// Cancelling a run stops it between deletes: what was sent is journaled,
+// the rest is untouched, and the run is recorded as cancelled.
+func TestEndToEnd_CancelStopsCleanly(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	var vs []simulator.VersionSeed
+	for i := 0; i < 20; i++ {
+		vs = append(vs, simulator.VersionSeed{Name: "v1.0." + itoa(int64(i)), CreatedAt: h.ago(time.Duration(100-i) * day)})
+	}
+	h.pkg("acme", "npm", "lib", "private", vs...)
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := &cancelClock{fakeClock: h.clock, after: 6, cancel: cancel}
+	var out strings.Builder
+	code := run(ctx, []string{"apply", "-config", cfg, "-format", "json"}, env{stdout: &out, stderr: &out, clock: clk,
+		getenv: func(string) string { return testToken }})
+	if code != exitFailed {
+		t.Fatalf("cancelled apply exit %d, want 1\n%s", code, out.String())
+	}
+	deleted := h.sim.Stats().Deletes
+	if deleted == 0 || deleted >= 19 {
+		t.Fatalf("%d deletes before the cancel took effect; want some, not all", deleted)
+	}
+	_, hist, _ := h.run("history", "-config", cfg, "-format", "table")
+	if !strings.Contains(hist, "cancelled") {
+		t.Errorf("history does not show the run cancelled:\n%s", hist)
+	}
+	_, rows, _ := h.run("history", "-config", cfg, "-run", "1", "-format", "json")
+	if strings.Contains(rows, `"state": "intent"`) || strings.Count(rows, `"state": "deleted"`) != deleted {
+		t.Errorf("journal does not match the %d deletes sent:\n%s", deleted, rows)
+	}
+}
+
+func TestEndToEnd_OutputFileAndUnknownPolicy(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.pkg("acme", "npm", "lib", "private", simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(day)})
+	cfg := h.config("  - name: p\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	out := filepath.Join(h.dir, "plan.json")
+	if code, _, stderr := h.run("plan", "-config", cfg, "-o", out); code != 0 {
+		t.Fatalf("plan -o: exit %d %s", code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(b), `"versions_scanned": 1`) {
+		t.Errorf("report file: %v %s", err, b)
+	}
+	if code, _, stderr := h.run("plan", "-config", cfg, "-policy", "nope"); code != exitUsage || !strings.Contains(stderr, `no policy "nope"`) {
+		t.Errorf("unknown policy: exit %d %s", code, stderr)
+	}
+}

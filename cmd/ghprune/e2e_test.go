@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghprune/ghprune/internal/clock"
+	"github.com/ghprune/ghprune/report"
+	"github.com/ghprune/ghprune/simulator"
+)
+
+// testToken is a classic PAT shape; tests grep every output for it.
+const testToken = "ghp_E2Etoken0000SECRET1111abcdefABCDEF99"
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// harness runs the real commands against the simulator over loopback HTTP,
+// with one fake clock shared by both, so pacing and rate-limit waits pass in
+// simulated time.
+type harness struct {
+	t     *testing.T
+	sim   *simulator.Server
+	url   string
+	clock *clock.Fake
+	dir   string
+	out   bytes.Buffer // everything any command printed, for the token grep
+}
+
+func newHarness(t *testing.T, opts simulator.Options) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clock.NewFake(t0), dir: t.TempDir()}
+	opts.Clock = h.clock
+	h.sim = simulator.New(opts)
+	srv := httptest.NewServer(h.sim)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	h.sim.AddToken(testToken, simulator.Token{Login: "octo", Scopes: []string{"read:packages", "write:packages", "delete:packages", "repo"}})
+	h.sim.AddOrg("acme", 100, "octo")
+	h.sim.AddUser("octo", 200)
+	h.sim.AddUser("other", 300)
+	return h
+}
+
+func (h *harness) ago(d time.Duration) time.Time { return t0.Add(-d) }
+
+const day = 24 * time.Hour
+
+// pkg seeds a package and its versions; it returns the version ids by name.
+func (h *harness) pkg(owner, typ, name, vis string, vs ...simulator.VersionSeed) map[string]int64 {
+	h.t.Helper()
+	if err := h.sim.AddPackage(owner, simulator.PackageSeed{Name: name, Type: typ, Visibility: vis, CreatedAt: h.ago(400 * day)}); err != nil {
+		h.t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, v := range vs {
+		if v.UpdatedAt.IsZero() {
+			v.UpdatedAt = v.CreatedAt
+		}
+		id, err := h.sim.AddVersion(owner, typ, name, v)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		ids[v.Name] = id
+	}
+	return ids
+}
+
+// config writes a config for the simulator with the given policies section.
+func (h *harness) config(policies string) string {
+	h.t.Helper()
+	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %s\nlimits:\n  mutations_per_minute: 60\nstate:\n  path: %s\npolicies:\n%s",
+		h.url, filepath.Join(h.dir, "journal.db"), policies)
+	path := filepath.Join(h.dir, "ghprune.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return path
+}
+
+// run runs one ghprune command and returns its exit code and output.
+func (h *harness) run(args ...string) (int, string, string) {
+	h.t.Helper()
+	var stdout, stderr bytes.Buffer
+	e := env{stdout: &stdout, stderr: &stderr, clock: h.clock,
+		getenv: func(k string) string {
+			if k == "GITHUB_TOKEN" {
+				return testToken
+			}
+			return ""
+		}}
+	code := run(context.Background(), args, e)
+	h.out.Write(stdout.Bytes())
+	h.out.Write(stderr.Bytes())
+	return code, stdout.String(), stderr.String()
+}
+
+// runJSON runs a plan or apply with -format json and decodes the report.
+func (h *harness) runJSON(args ...string) (int, *report.Report, string) {
+	h.t.Helper()
+	code, out, errOut := h.run(append(args, "-format", "json")...)
+	var r report.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		h.t.Fatalf("%v: exit %d, report is not JSON: %v\nstdout: %s\nstderr: %s", args, code, err, out, errOut)
+	}
+	return code, &r, errOut
+}
+
+// decisions flattens a report to "package/version" -> "action rule[ outcome]".
+func decisions(r *report.Report) map[string]string {
+	m := map[string]string{}
+	for _, p := range r.Policies {
+		for _, pkg := range p.Packages {
+			for _, d := range pkg.Decisions {
+				v := d.Action + " " + d.Rule
+				if d.Outcome != "" {
+					v += " " + d.Outcome
+				}
+				m[pkg.Package+"/"+d.Version] = v
+			}
+		}
+	}
+	return m
+}
+
+// active returns the names of the package's versions the simulator still has.
+func (h *harness) active(owner, typ, name string) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range h.sim.Versions(owner, typ, name) {
+		if v.DeletedAt == nil {
+			m[v.Name] = true
+		}
+	}
+	return m
+}
+
+func (h *harness) assertNoToken() {
+	h.t.Helper()
+	if strings.Contains(h.out.String(), testToken) {
+		h.t.Fatalf("the token appears in command output")
+	}
+}
+
+type fakeClock = clock.Fake
+
+func strconvItoa(n int64) string { return fmt.Sprint(n) }
