@@ -364,6 +364,9 @@ func age(now, t time.Time) string {
 		return d.Round(time.Minute).String()
 	case d < 48*time.Hour:
 		return fmt.Sprintf("%dh", int(d.Hours()))
+	case d < 10*24*time.Hour && int(d.Hours())%24 != 0:
+		// Near a threshold such as 7d, the hours tell why it matched.
+		return fmt.Sprintf("%dd%dh", int(d.Hours()/24), int(d.Hours())%24)
 	default:
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}

@@ -14,6 +14,9 @@ import (
 type TableOptions struct {
 	Color   bool // ANSI colour; only when writing to a terminal
 	Verbose bool // list kept versions too, not only their counts by rule
+	// MaxRows caps the versions listed per package (0 = all); the rest are
+	// counted. The JSON report always has every decision.
+	MaxRows int
 	Now     time.Time
 }
 
@@ -55,10 +58,16 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			}
 			fmt.Fprintln(bw)
 			tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+			listed, hidden := 0, 0
 			for _, d := range pkg.Decisions {
 				if d.Action != "delete" && !o.Verbose {
 					continue
 				}
+				if o.MaxRows > 0 && listed >= o.MaxRows {
+					hidden++
+					continue
+				}
+				listed++
 				action := d.Action
 				if d.Outcome != "" {
 					action = d.Outcome
@@ -77,6 +86,12 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 					Escape(tagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
 			}
 			tw.Flush()
+			if hidden > 0 {
+				fmt.Fprintf(bw, "    … and %d more (-format json lists every decision)\n", hidden)
+			}
+			if pkg.Error != "" {
+				fmt.Fprintf(bw, "    %s %s\n", paint(ansiRed, "not planned:"), Escape(pkg.Error))
+			}
 			if !o.Verbose && c.Keep > 0 {
 				fmt.Fprintf(bw, "    %s\n", paint(ansiDim, "keep: "+keptByRule(pkg)))
 			}

@@ -289,9 +289,9 @@ func resolveFormat(format, out string, e env) (string, error) {
 }
 
 // writeReport renders r in format to w.
-func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bool, toTTY bool) error {
+func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bool, toTTY bool, maxRows int) error {
 	if format == "json" {
 		return report.WriteJSON(w, r)
 	}
-	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, Now: e.clock.Now()})
+	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, MaxRows: maxRows, Now: e.clock.Now()})
 }

@@ -115,10 +115,7 @@ func writeDeletions(e env, ds []journal.Deletion) {
 		if d.DeletedAt != nil {
 			deleted = d.DeletedAt.Format(time.RFC3339)
 		}
-		tags := strings.Join(d.Tags, ",")
-		if tags == "" {
-			tags = "-"
-		}
+		tags := tagsOrDash(d.Tags)
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.RunID, report.Escape(d.Package), d.VersionID, report.Escape(short(d.Version)),
 			report.Escape(tags), d.State, deleted, until, restored, report.Escape(d.Rule))
 	}

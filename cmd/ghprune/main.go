@@ -64,8 +64,10 @@ var commands = []struct {
 	{"serve", "the daemon: each policy on its schedule; /metrics and /healthz", cmdServe},
 	{"history", "runs and deletions from the journal", cmdHistory},
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
-	{"demo", "plan, apply and restore against the built-in GitHub simulator", cmdDemo},
+	{"demo", "plan, apply and restore against the built-in GitHub simulator", nil}, // set in init: it calls run
 }
+
+func init() { commands[len(commands)-1].run = cmdDemo }
 
 func run(ctx context.Context, args []string, e env) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -14,6 +14,7 @@ type runFlags struct {
 	format, out string
 	verbose     bool
 	detailed    bool
+	maxRows     int
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -21,6 +22,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.format, "format", "", "report format: table or json (default: table on a terminal, else json)")
 	fs.StringVar(&f.out, "o", "", "write the report to `file`")
 	fs.BoolVar(&f.verbose, "verbose", false, "list kept versions too (table)")
+	fs.IntVar(&f.maxRows, "max-rows", 0, "table: list at most `N` versions per package (0 = all)")
 }
 
 func cmdPlan(ctx context.Context, args []string, e env) int {
@@ -77,7 +79,7 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitFailed
 	}
-	if err := writeReport(w, r, format, e, f.verbose, f.out == "" && e.stdoutTTY); err != nil {
+	if err := writeReport(w, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
 		return exitFailed
 	}
