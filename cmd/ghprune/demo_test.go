@@ -26,9 +26,9 @@ func TestDemo_RunsEveryStep(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
-		"0 of them DELETE",               // the plan sent no delete
-		"1 skipped",                      // the download-limited version
-		"1201 versions deleted",          // apply
+		"0 of them DELETE",                // the plan sent no delete
+		"1 skipped",                       // the download-limited version
+		"1201 versions deleted",           // apply
 		"1201 versions restored (exit 0)", // restore -run 1
 		"1263 of 1263 seeded versions are active again",
 		"2026-12-21T12:", // restore deadlines 30 days after the run
