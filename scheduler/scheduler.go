@@ -75,6 +75,19 @@ func (s *Scheduler) Start(ctx context.Context, jobs []Job) {
 	c.Start()
 }
 
+// RunNow runs jobs once, one after the other, taking turns with scheduled runs.
+func (s *Scheduler) RunNow(ctx context.Context, jobs []Job) {
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			return
+		}
+		s.turn.Lock()
+		s.log.Info("run on start", zap.String("policy", j.Name))
+		j.Run(ctx)
+		s.turn.Unlock()
+	}
+}
+
 // Next returns when each scheduled job runs next.
 func (s *Scheduler) Next() []cron.Entry {
 	s.mu.Lock()

@@ -40,6 +40,10 @@ type env struct {
 	stdoutTTY, stderrTTY bool
 	// hup delivers SIGHUP to serve (reload); nil in tests that do not reload.
 	hup <-chan os.Signal
+	// onListen and onRun let tests wait for serve instead of sleeping; nil
+	// in production.
+	onListen func(addr string)
+	onRun    func()
 }
 
 func realEnv() env {

@@ -41,6 +41,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	listen := fs.String("listen", ":9090", "HTTP listen `address` for /metrics, /healthz, /readyz")
 	logLevel := fs.String("log-level", "info", "log level")
 	grace := fs.Duration("grace", 25*time.Second, "on SIGTERM, how long the delete in flight may take to finish")
+	runOnStart := fs.Bool("run-on-start", false, "run every policy once at start, then follow the schedules")
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
@@ -77,6 +78,9 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		}
 	}()
 	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.Int("policies", len(cfg.Policies)))
+	if e.onListen != nil {
+		e.onListen(ln.Addr().String())
+	}
 
 	// Readiness: the token is accepted by GitHub.
 	if _, err := a.client.Identity(ctx); err != nil {
@@ -84,9 +88,13 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	} else {
 		d.ready.Store(true)
 	}
-	d.sched.Start(ctx, d.jobs(cfg))
 	a.updateRestorable(ctx)
 	d.prune(ctx)
+	jobs := d.jobs(cfg)
+	d.sched.Start(ctx, jobs)
+	if *runOnStart {
+		go d.sched.RunNow(ctx, jobs)
+	}
 
 	for {
 		select {
@@ -116,6 +124,9 @@ func (d *daemon) jobs(cfg *policy.Config) []scheduler.Job {
 			}
 			d.remember(r)
 			d.prune(ctx)
+			if d.app.env.onRun != nil {
+				d.app.env.onRun()
+			}
 		}})
 	}
 	return jobs
