@@ -59,7 +59,9 @@ func TestServe_RunsPoliciesAndExportsMetrics(t *testing.T) {
 	exited := make(chan int, 1)
 	e := env{stdout: &logs, stderr: &logs, clock: h.clock, getenv: func(string) string { return testToken },
 		onListen: func(a string) { addr <- a }, onRun: func() { ran <- struct{}{} }}
-	go func() { exited <- run(ctx, []string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-run-on-start", "-log-level", "debug"}, e) }()
+	go func() {
+		exited <- run(ctx, []string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-run-on-start", "-log-level", "debug"}, e)
+	}()
 	base := "http://" + waitFor(t, addr)
 	waitFor(t, ran)
 
