@@ -282,16 +282,19 @@ func resolveFormat(format, out string, e env) (string, error) {
 			return "table", nil
 		}
 		return "json", nil
-	case "table", "json":
+	case "table", "json", "markdown":
 		return format, nil
 	}
-	return "", fmt.Errorf("unknown -format %q (table or json)", format)
+	return "", fmt.Errorf("unknown -format %q (table, json or markdown)", format)
 }
 
 // writeReport renders r in format to w.
 func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bool, toTTY bool, maxRows int) error {
-	if format == "json" {
+	switch format {
+	case "json":
 		return report.WriteJSON(w, r)
+	case "markdown":
+		return report.WriteMarkdown(w, r, report.TableOptions{Verbose: verbose, MaxRows: maxRows})
 	}
 	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, MaxRows: maxRows, Now: e.clock.Now()})
 }

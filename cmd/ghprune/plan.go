@@ -19,7 +19,7 @@ type runFlags struct {
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	f.common.register(fs)
-	fs.StringVar(&f.format, "format", "", "report format: table or json (default: table on a terminal, else json)")
+	fs.StringVar(&f.format, "format", "", "report format: table, json or markdown (default: table on a terminal, else json)")
 	fs.StringVar(&f.out, "o", "", "write the report to `file`")
 	fs.BoolVar(&f.verbose, "verbose", false, "list kept versions too (table)")
 	fs.IntVar(&f.maxRows, "max-rows", 0, "table: list at most `N` versions per package (0 = all)")

@@ -1,0 +1,102 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown renders r for a GitHub job summary or pull-request comment:
+// a summary table, then one collapsible section per package listing what it
+// deletes. Everything from GitHub is escaped so a name cannot inject
+// Markdown, HTML or an @mention.
+func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
+	bw := &errWriter{w: w}
+	title := "ghprune plan"
+	if r.RunID != nil {
+		title = fmt.Sprintf("ghprune run %d", *r.RunID)
+	}
+	fmt.Fprintf(bw, "### %s\n\n", title)
+	s := r.Summary
+	fmt.Fprintf(bw, "%d versions scanned: **%d delete**, %d keep", s.VersionsScanned, s.Delete, s.Keep)
+	if s.Deferred > 0 {
+		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
+	}
+	if r.RunID != nil {
+		fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", s.Deleted, s.Failed, s.Skipped)
+	}
+	fmt.Fprintf(bw, "; %d API requests.\n\n", s.APIRequests)
+	fmt.Fprintln(bw, "| policy | package | type | versions | delete | keep | deleted | failed | skipped |")
+	fmt.Fprintln(bw, "|---|---|---|--:|--:|--:|--:|--:|--:|")
+	for _, p := range r.Policies {
+		if p.Error != "" && len(p.Packages) == 0 {
+			fmt.Fprintf(bw, "| %s | error: %s | | | | | | | |\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
+		}
+		for _, pkg := range p.Packages {
+			c := pkg.Count()
+			fmt.Fprintf(bw, "| %s | %s/%s | %s | %d | %d | %d | %d | %d | %d |\n", MarkdownEscape(p.Policy),
+				MarkdownEscape(pkg.Owner), MarkdownEscape(pkg.Package), pkg.PackageType, c.VersionsScanned, c.Delete, c.Keep, c.Deleted, c.Failed, c.Skipped)
+		}
+	}
+	for _, p := range r.Policies {
+		if p.Error != "" {
+			fmt.Fprintf(bw, "\n> **%s failed:** %s\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
+		}
+		for _, pkg := range p.Packages {
+			c := pkg.Count()
+			if c.Delete == 0 && pkg.Error == "" && !o.Verbose {
+				continue
+			}
+			fmt.Fprintf(bw, "\n<details><summary>%s: %s/%s: %d delete, %d keep</summary>\n\n", MarkdownEscape(p.Policy),
+				MarkdownEscape(pkg.Owner), MarkdownEscape(pkg.Package), c.Delete, c.Keep)
+			if pkg.Error != "" {
+				fmt.Fprintf(bw, "Not planned: %s\n\n", MarkdownEscape(pkg.Error))
+			}
+			if len(pkg.Decisions) > 0 {
+				fmt.Fprintln(bw, "| action | id | version | tags | created | rule | reason |")
+				fmt.Fprintln(bw, "|---|--:|---|---|---|---|---|")
+			}
+			listed, hidden := 0, 0
+			for _, d := range pkg.Decisions {
+				if d.Action != "delete" && !o.Verbose {
+					continue
+				}
+				if o.MaxRows > 0 && listed >= o.MaxRows {
+					hidden++
+					continue
+				}
+				listed++
+				action := d.Action
+				if d.Outcome != "" {
+					action = d.Outcome
+				}
+				reason := d.Reason
+				if d.Error != "" {
+					reason += ": " + d.Error
+				}
+				fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", action, d.VersionID, MarkdownEscape(shortVersion(d.Version)),
+					MarkdownEscape(tagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(d.Rule), MarkdownEscape(reason))
+			}
+			if hidden > 0 {
+				fmt.Fprintf(bw, "\n… and %d more (the JSON report lists every decision).\n", hidden)
+			}
+			if !o.Verbose && c.Keep > 0 {
+				fmt.Fprintf(bw, "\nKept: %s.\n", MarkdownEscape(keptByRule(pkg)))
+			}
+			fmt.Fprintln(bw, "\n</details>")
+		}
+	}
+	return bw.err
+}
+
+var mdReplacer = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "|", `\|`, "~", `\~`, "#", `\#`,
+	"<", "&lt;", ">", "&gt;", "&", "&amp;", "@", "&#64;", "\n", " ",
+)
+
+// MarkdownEscape makes s inert inside Markdown text and table cells:
+// control characters are shown (Escape), and emphasis, links, code,
+// HTML, table pipes and @mentions are escaped.
+func MarkdownEscape(s string) string {
+	return mdReplacer.Replace(Escape(s))
+}
