@@ -93,15 +93,33 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 }
 
 func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Decision, error) {
-	vs, err := p.Client.ListVersions(ctx, owner, pol.Select.PackageType, pkg.Name, githubapi.StateActive)
+	in, facts, err := p.versions(ctx, pol, owner, pkg.Name)
 	if err != nil {
-		return nil, fmt.Errorf("list versions of %q: %w", pkg.Name, err)
+		return nil, err
 	}
+	return pol.Decide(in, now, facts), nil
+}
+
+// Versions lists one package of pol's owner and what the journal knows of
+// it: the input of policy.Decide and policy.Explain.
+func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string) ([]policy.Version, policy.Facts, error) {
+	owner, err := p.owner(ctx, pol.Select)
+	if err != nil {
+		return nil, policy.Facts{}, err
+	}
+	return p.versions(ctx, pol, owner, name)
+}
+
+func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string) ([]policy.Version, policy.Facts, error) {
 	var facts policy.Facts
+	vs, err := p.Client.ListVersions(ctx, owner, pol.Select.PackageType, name, githubapi.StateActive)
+	if err != nil {
+		return nil, facts, fmt.Errorf("list versions of %q: %w", name, err)
+	}
 	if p.Facts != nil {
-		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, pkg.Name, policy.RuleDownloadLimit)
+		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, name, policy.RuleDownloadLimit)
 		if err != nil {
-			return nil, fmt.Errorf("read refusals of %q: %w", pkg.Name, err)
+			return nil, facts, fmt.Errorf("read refusals of %q: %w", name, err)
 		}
 		facts.DownloadLimited = func(id int64) bool { return refused[id] }
 	}
@@ -109,7 +127,7 @@ func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubap
 	for i, v := range vs {
 		in[i] = policy.Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 	}
-	return pol.Decide(in, now, facts), nil
+	return in, facts, nil
 }
 
 // owner maps a policy's owner to the API's: a user that is the token's own

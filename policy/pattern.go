@@ -134,9 +134,17 @@ func (c *Constraint) unmarshalNode(n *yaml.Node) error {
 
 // Match reports whether s is a semantic version satisfying the constraint.
 func (c *Constraint) Match(s string) bool {
+	if c == nil || c.c == nil {
+		return false
+	}
 	v, err := semver.NewVersion(s)
-	return err == nil && c.c != nil && c.c.Check(v)
+	return err == nil && c.c.Check(v)
 }
 
 // String returns the constraint as written.
-func (c *Constraint) String() string { return c.src }
+func (c *Constraint) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.src
+}

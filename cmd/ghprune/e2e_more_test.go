@@ -217,3 +217,24 @@ func TestEndToEnd_OutputFileAndUnknownPolicy(t *testing.T) {
 		t.Errorf("unknown policy: exit %d %s", code, stderr)
 	}
 }
+
+func TestExplain_OneVersion(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	seedScenario(h, "acme")
+	cfg := h.config(scenarioPolicies("acme", "org"))
+	code, out, stderr := h.run("explain", "-config", cfg, "-policy", "images", "-package", "team/web", "-version", "main-4", "-format", "table")
+	if code != 0 {
+		t.Fatalf("explain exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"→ delete[old-main]", "keep[recent-main]", "not among the 3 most recent", "decision: delete (delete:old-main)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, _ := h.run("explain", "-config", cfg, "-policy", "images", "-package", "team/web", "-version", "nope"); code != exitFailed {
+		t.Errorf("unknown version: exit %d", code)
+	}
+	if n := h.sim.Stats().ByOp["DELETE version"]; n != 0 {
+		t.Errorf("explain sent %d deletes", n)
+	}
+}

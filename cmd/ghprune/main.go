@@ -68,6 +68,7 @@ var commands = []struct {
 	{"serve", "the daemon: each policy on its schedule; /metrics and /healthz", cmdServe},
 	{"history", "runs and deletions from the journal", cmdHistory},
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
+	{"explain", "show each step of the decision order for one version", cmdExplain},
 	{"demo", "plan, apply and restore against the built-in GitHub simulator", nil}, // set in init: it calls run
 }
 

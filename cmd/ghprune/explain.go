@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+)
+
+// cmdExplain shows every step of the decision order for one version of one
+// package, and which step decided. It only reads.
+func cmdExplain(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	config := fs.String("config", policy.DefaultConfigFile, "config `file`")
+	polName := fs.String("policy", "", "the `policy` whose decision to explain (required)")
+	pkg := fs.String("package", "", "the `package` (required)")
+	version := fs.String("version", "", "the version `name` (a digest for containers), a tag, or a numeric version id")
+	format := fs.String("format", "", "table or json")
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	if *polName == "" || *pkg == "" || *version == "" {
+		fmt.Fprintln(e.stderr, "ghprune explain: -policy, -package and -version are required")
+		return exitUsage
+	}
+	fmtName, err := resolveFormat(*format, "", e)
+	if err != nil || fmtName == "markdown" {
+		fmt.Fprintln(e.stderr, "ghprune explain: -format is table or json")
+		return exitUsage
+	}
+	cfg, code := loadConfig(*config, e)
+	if cfg == nil {
+		return code
+	}
+	pol := cfg.Policy(*polName)
+	if pol == nil {
+		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
+		return exitUsage
+	}
+	log, _ := newLogger("warn", e.stderr)
+	a, code, err := newApp(ctx, cfg, e, log, nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return code
+	}
+	defer a.Close()
+	vs, facts, err := a.planner.Versions(ctx, pol, *pkg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(err.Error()))
+		return exitFailed
+	}
+	var id int64
+	n, numErr := strconv.ParseInt(*version, 10, 64)
+	for _, v := range vs {
+		if v.Name == *version || (numErr == nil && v.ID == n) || contains(v.Tags, *version) {
+			id = v.ID
+			break
+		}
+	}
+	if id == 0 {
+		fmt.Fprintf(e.stderr, "ghprune explain: no active version %q in package %q (%d versions)\n", report.Escape(*version), report.Escape(*pkg), len(vs))
+		return exitFailed
+	}
+	steps, d, err := pol.Explain(vs, id, e.clock.Now(), facts)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitFailed
+	}
+	if fmtName == "json" {
+		report.WriteJSON(e.stdout, map[string]any{"policy": pol.Name, "package": *pkg, "version_id": d.Version.ID, "version": d.Version.Name,
+			"tags": nonNilTags(d.Version.Tags), "action": d.Action, "rule": d.Rule, "reason": d.Reason, "steps": steps})
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "%s %s/%s version %d %s %s\n\n", pol.Name, report.Escape(pol.Select.Owner), report.Escape(*pkg), d.Version.ID,
+		report.Escape(d.Version.Name), report.Escape(tagsOrDash(d.Version.Tags)))
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  STEP\tAPPLIES\tDETAIL")
+	for _, s := range steps {
+		mark, applies := " ", "no"
+		if s.Matched {
+			applies = "yes"
+		}
+		if s.Decided {
+			mark = "→"
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", mark, s.Step, applies, report.Escape(s.Detail))
+	}
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(d.Rule), report.Escape(d.Reason))
+	return exitOK
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func nonNilTags(t []string) []string {
+	if t == nil {
+		return []string{}
+	}
+	return t
+}
