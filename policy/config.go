@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
@@ -117,6 +118,10 @@ type Rule struct {
 	NewerThan   Duration    `yaml:"newer_than"`
 	AgeBasis    string      `yaml:"age_basis"`
 	MostRecent  *int        `yaml:"most_recent"`
+
+	descOnce   sync.Once // describe() caches the version-independent part of reasons
+	desc       string
+	quotedName string
 }
 
 // PolicyLimits bound what one run of a policy may delete.

@@ -31,9 +31,9 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 	}
 	final := ds[idx]
 	v := final.Version
-	vs := make([]Version, len(ds))
-	for i, d := range ds {
-		vs[i] = d.Version
+	vs := make([]*Version, len(ds))
+	for i := range ds {
+		vs[i] = &ds[i].Version
 	}
 	container := p.Select.IsContainer()
 	var steps []Step
@@ -66,7 +66,7 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 			m := r.matches(vs, now, container)[indexOf(vs, v.ID)]
 			d := r.reason(Action(group.kind), v, now)
 			if !m {
-				d = "does not match: " + r.whyNot(v, now, container, vs)
+				d = "does not match: " + r.whyNot(v, now, container)
 			}
 			add(fmt.Sprintf("%s[%s]", group.kind, r.Name), m, d, group.kind+":"+r.Name)
 		}
@@ -90,21 +90,21 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 }
 
 // whyNot names the first condition of r that v fails.
-func (r *Rule) whyNot(v Version, now time.Time, container bool, vs []Version) string {
-	one := func(q Rule) bool { return q.matchVersion(v, now, container) }
+func (r *Rule) whyNot(v Version, now time.Time, container bool) string {
+	one := func(q *Rule) bool { return q.matchVersion(v, now, container) }
 	checks := []struct {
 		set  bool
-		only Rule
+		only *Rule
 		say  string
 	}{
-		{len(r.Tags) > 0, Rule{Tags: r.Tags}, "no tag matches " + patternList(r.Tags)},
-		{len(r.ExcludeTags) > 0, Rule{ExcludeTags: r.ExcludeTags}, "a tag matches exclude_tags " + patternList(r.ExcludeTags)},
-		{r.Untagged != nil, Rule{Untagged: r.Untagged}, fmt.Sprintf("untagged is %v but the version has tags %s", boolOf(r.Untagged), tagsOrNone(v.Tags))},
-		{len(r.Versions) > 0, Rule{Versions: r.Versions}, fmt.Sprintf("%q does not match %s", v.Name, patternList(r.Versions))},
-		{r.Prerelease != nil, Rule{Prerelease: r.Prerelease}, fmt.Sprintf("prerelease is %v", boolOf(r.Prerelease))},
-		{r.Semver != nil, Rule{Semver: r.Semver}, "does not satisfy semver " + r.Semver.String()},
-		{r.OlderThan > 0, Rule{OlderThan: r.OlderThan, AgeBasis: r.AgeBasis}, fmt.Sprintf("not older than %s", r.OlderThan)},
-		{r.NewerThan > 0, Rule{NewerThan: r.NewerThan, AgeBasis: r.AgeBasis}, fmt.Sprintf("not newer than %s", r.NewerThan)},
+		{len(r.Tags) > 0, &Rule{Tags: r.Tags}, "no tag matches " + patternList(r.Tags)},
+		{len(r.ExcludeTags) > 0, &Rule{ExcludeTags: r.ExcludeTags}, "a tag matches exclude_tags " + patternList(r.ExcludeTags)},
+		{r.Untagged != nil, &Rule{Untagged: r.Untagged}, fmt.Sprintf("untagged is %v but the version has tags %s", boolOf(r.Untagged), tagsOrNone(v.Tags))},
+		{len(r.Versions) > 0, &Rule{Versions: r.Versions}, fmt.Sprintf("%q does not match %s", v.Name, patternList(r.Versions))},
+		{r.Prerelease != nil, &Rule{Prerelease: r.Prerelease}, fmt.Sprintf("prerelease is %v", boolOf(r.Prerelease))},
+		{r.Semver != nil, &Rule{Semver: r.Semver}, "does not satisfy semver " + r.Semver.String()},
+		{r.OlderThan > 0, &Rule{OlderThan: r.OlderThan, AgeBasis: r.AgeBasis}, fmt.Sprintf("not older than %s", r.OlderThan)},
+		{r.NewerThan > 0, &Rule{NewerThan: r.NewerThan, AgeBasis: r.AgeBasis}, fmt.Sprintf("not newer than %s", r.NewerThan)},
 	}
 	for _, c := range checks {
 		if c.set && !one(c.only) {
@@ -126,7 +126,7 @@ func tagsOrNone(tags []string) string {
 	return "[" + strings.Join(tags, ", ") + "]"
 }
 
-func indexOf(vs []Version, id int64) int {
+func indexOf(vs []*Version, id int64) int {
 	for i, v := range vs {
 		if v.ID == id {
 			return i

@@ -17,8 +17,12 @@ import (
 type Pattern struct {
 	src  string
 	glob string
-	re   *regexp.Regexp
-	sv   *semver.Constraints
+	// exact and prefix are fast paths for the commonest globs ("latest",
+	// "pr-*"), which decide a million versions in under a second.
+	exact, prefix string
+	kind          int
+	re            *regexp.Regexp
+	sv            *semver.Constraints
 }
 
 // CompilePattern compiles src.
@@ -44,17 +48,34 @@ func CompilePattern(src string) (Pattern, error) {
 			return p, fmt.Errorf("invalid glob %q", src)
 		}
 		p.glob = src
+		if !strings.ContainsAny(src, "*?[]{}\\") {
+			p.kind, p.exact = kindExact, src
+		} else if rest, ok := strings.CutSuffix(src, "*"); ok && !strings.ContainsAny(rest, "*?[]{}\\") && !strings.HasSuffix(rest, "*") {
+			p.kind, p.prefix = kindPrefix, rest
+		}
 	}
 	return p, nil
 }
 
+const (
+	kindGlob = iota
+	kindExact
+	kindPrefix // "pr-*": the prefix, then anything but a slash
+)
+
 // Match reports whether s matches.
 func (p Pattern) Match(s string) bool {
+	switch p.kind {
+	case kindExact:
+		return s == p.exact
+	case kindPrefix:
+		return strings.HasPrefix(s, p.prefix) && !strings.Contains(s[len(p.prefix):], "/")
+	}
 	switch {
 	case p.re != nil:
 		return p.re.MatchString(s)
 	case p.sv != nil:
-		v, err := semver.NewVersion(s) // accepts a leading v
+		v, err := parseVersion(s)
 		return err == nil && p.sv.Check(v)
 	case p.glob != "":
 		ok, _ := doublestar.Match(p.glob, s)
@@ -107,9 +128,30 @@ func (ps Patterns) MatchAny(ss []string) bool {
 	return false
 }
 
+// parseVersion parses s as a semantic version (a leading v allowed): the
+// strict hand-written parser first, the lenient regular-expression one
+// ("1.2" coerced) only when that fails, because tags are parsed by the million.
+func parseVersion(s string) (*semver.Version, error) {
+	if !maybeVersion(s) {
+		return nil, semver.ErrInvalidSemVer
+	}
+	if v, err := semver.StrictNewVersion(strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")); err == nil {
+		return v, nil
+	}
+	return semver.NewVersion(s)
+}
+
+// maybeVersion is a cheap test that s could parse as a semantic version.
+func maybeVersion(s string) bool {
+	if s != "" && (s[0] == 'v' || s[0] == 'V') {
+		s = s[1:]
+	}
+	return s != "" && s[0] >= '0' && s[0] <= '9'
+}
+
 // IsPrerelease reports whether s parses as a semantic version with a prerelease part.
 func IsPrerelease(s string) bool {
-	v, err := semver.NewVersion(s)
+	v, err := parseVersion(s)
 	return err == nil && v.Prerelease() != ""
 }
 
@@ -137,7 +179,7 @@ func (c *Constraint) Match(s string) bool {
 	if c == nil || c.c == nil {
 		return false
 	}
-	v, err := semver.NewVersion(s)
+	v, err := parseVersion(s)
 	return err == nil && c.c.Check(v)
 }
 
