@@ -106,6 +106,10 @@ func TestParse_Errors(t *testing.T) {
 		{"tags on npm", "version: 1\npolicies:\n  - name: p\n    select: {owner: a, owner_type: org, package_type: npm}\n    delete: [{name: a, tags: [x]}]\n", "tags apply to container"},
 		{"missing rule name", base + "    delete: [{untagged: true}]\n", "name is required"},
 		{"merge key", "x: &a {owner: a}\n" + base, `unknown key "x"`},
+		{"empty value widens nothing", base + "    delete: [{name: pr, tags: , older_than: 14d}]\n", "policies[0].delete[0].tags: empty value"},
+		{"empty list widens nothing", base + "    delete: [{name: pr, tags: [], older_than: 14d}]\n", "policies[0].delete[0].tags: empty pattern list"},
+		{"negation is not narrowing", "version: 1\npolicies:\n  - name: p\n    select: {owner: a, owner_type: org, package_type: npm}\n    delete: [{name: stable, prerelease: false}]\n", "needs older_than or a narrowing condition"},
+		{"token pasted into token_env", "github: {token_env: ghp_abcdefghijklmnopqrstuvwxyz0123456789}\n" + base, "must name an environment variable"},
 		{"bad url", "github: {api_url: 'ftp:/x'}\n" + base, "expected an http(s) URL"},
 	}
 	for _, c := range cases {
@@ -113,6 +117,9 @@ func TestParse_Errors(t *testing.T) {
 			_, err := Parse("f.yaml", []byte(c.yaml))
 			if err == nil {
 				t.Fatalf("no error; want %q", c.want)
+			}
+			if strings.Contains(err.Error(), "ghp_abcdefghij") {
+				t.Errorf("error echoes the token: %v", err)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not contain %q", err, c.want)

@@ -74,7 +74,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "newer_than protection and keep_at_least floor",
 			typ:  "container",
-			body: "    protect: {newer_than: 36h, keep_at_least: 3}\n    delete: [{name: all-old, older_than: 0s, untagged: false}, {name: orphans, untagged: true}]\n",
+			body: "    protect: {newer_than: 36h, keep_at_least: 3}\n    delete: [{name: all-old, older_than: 1h, untagged: false}, {name: orphans, untagged: true}]\n",
 			want: map[string]string{"d6": "keep protected:newer_than", "d5": "keep protected:keep_at_least", "d4": "keep protected:keep_at_least", "d3": "delete delete:all-old", "d2": "delete delete:orphans", "d1": "delete delete:all-old"},
 		},
 		{

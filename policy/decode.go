@@ -41,7 +41,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // an empty value leaves the default
+		// "tags:" with nothing after it must not silently drop a condition
+		// and widen a rule: an empty value is an error, not a default.
+		if path != "" {
+			d.errorf(n, path, "empty value: give a value or remove the key")
+		}
+		return
 	}
 	if v.CanAddr() {
 		if u, ok := v.Addr().Interface().(nodeUnmarshaler); ok {
@@ -62,6 +67,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.errorf(n, path, "expected a list, got %s", describe(n))
+			return
+		}
+		if len(n.Content) == 0 && v.Type() == reflect.TypeOf(Patterns(nil)) {
+			// An empty pattern list reads as "no condition": refuse it, so a
+			// half-edited list never widens a rule.
+			d.errorf(n, path, "empty pattern list: give patterns or remove the key")
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))

@@ -11,6 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
 var policyName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // PackageTypes are the package types of the GitHub Packages API.
@@ -53,6 +55,10 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.errorf(k.path, "expected an http(s) URL, got %q", k.val)
 		}
+	}
+	if !envName.MatchString(c.GitHub.TokenEnv) {
+		// Never echo the value: a token pasted here by mistake must not be printed.
+		v.errorf("github.token_env", "must name an environment variable (letters, digits, underscores), not hold the token itself")
 	}
 	if c.GitHub.TokenFile != "" && nodeAt(root, "github.token_env") != nil {
 		v.errorf("github.token_file", "set token_env or token_file, not both")
@@ -200,9 +206,11 @@ func (v *validator) rule(path string, r *Rule, isDelete bool, sel Select) {
 		v.errorf(path, "newer_than %s and older_than %s together match nothing", r.NewerThan, r.OlderThan)
 	}
 	if isDelete {
-		narrowed := r.OlderThan > 0 || r.Untagged != nil || len(r.Tags) > 0 || len(r.Versions) > 0 || r.Prerelease != nil || r.Semver != nil
+		// Negations (untagged: false, prerelease: false) select nearly
+		// everything, so they do not count as narrowing.
+		narrowed := r.OlderThan > 0 || boolOf(r.Untagged) || len(r.Tags) > 0 || len(r.Versions) > 0 || boolOf(r.Prerelease) || r.Semver != nil
 		if !narrowed {
-			v.errorf(path, "a delete rule needs older_than or a narrowing condition (untagged, tags, versions, prerelease, semver); as written it deletes every version")
+			v.errorf(path, "a delete rule needs older_than or a narrowing condition (untagged: true, tags, versions, prerelease: true, semver); as written it deletes nearly every version")
 		}
 	}
 }
