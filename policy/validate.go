@@ -13,6 +13,16 @@ import (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
+// looksLikeToken recognizes GitHub's token prefixes.
+func looksLikeToken(s string) bool {
+	for _, p := range []string{"ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
 var policyName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // PackageTypes are the package types of the GitHub Packages API.
@@ -56,7 +66,7 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 			v.errorf(k.path, "expected an http(s) URL, got %q", k.val)
 		}
 	}
-	if !envName.MatchString(c.GitHub.TokenEnv) {
+	if !envName.MatchString(c.GitHub.TokenEnv) || looksLikeToken(c.GitHub.TokenEnv) {
 		// Never echo the value: a token pasted here by mistake must not be printed.
 		v.errorf("github.token_env", "must name an environment variable (letters, digits, underscores), not hold the token itself")
 	}
