@@ -172,8 +172,18 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 		return fmt.Errorf("journal before delete: %w", err)
 	}
 	err = e.Client.DeleteVersion(rctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
-	if errors.Is(err, githubapi.ErrNotFound) {
+	unknown := false
+	switch {
+	case errors.Is(err, githubapi.ErrNotFound):
 		err = e.confirmGone(rctx, owner, t)
+	case err != nil && ambiguous(err):
+		// The DELETE may have been carried out though no answer said so
+		// (a 5xx after retries, a broken connection, a cancel): ask.
+		if gerr := e.confirmGone(rctx, owner, t); gerr == nil {
+			err = nil
+		} else if !errors.Is(gerr, errStillThere) {
+			unknown = true // cannot tell: the intent stays open for reconciliation
+		}
 	}
 	now := e.Clock.Now()
 	state, reason := journal.StateDeleted, ""
@@ -203,6 +213,10 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 		e.count(pol, "failed", failReason(err))
 		log.Warn("delete failed", zap.Error(err))
 	}
+	if unknown {
+		t.d.Error = "outcome unknown (" + t.d.Error + "): the journal keeps the intent open to reconcile"
+		state = journal.StateIntent
+	}
 	if cerr := e.Journal.Complete(rctx, intent, state, t.d.Error, now); cerr != nil {
 		return fmt.Errorf("journal after delete: %w", cerr)
 	}
@@ -221,10 +235,21 @@ func (e *Executor) confirmGone(ctx context.Context, owner githubapi.Owner, t tas
 	case errors.Is(err, githubapi.ErrNotFound):
 		return nil
 	case err == nil:
-		return fmt.Errorf("GitHub answered 404 to the delete but the version exists: the token needs admin rights on package %q", t.pkg.Package)
+		return fmt.Errorf("%w: GitHub answered 404 to the delete but the version exists: the token needs admin rights on package %q", errStillThere, t.pkg.Package)
 	default:
 		return fmt.Errorf("delete answered 404 and the version could not be checked: %w", err)
 	}
+}
+
+// errStillThere: the version was read back after a failed delete.
+var errStillThere = errors.New("version still exists")
+
+// ambiguous reports a failure after which GitHub may still have deleted.
+func ambiguous(err error) bool {
+	return errors.Is(err, githubapi.ErrServer) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		!(errors.Is(err, githubapi.ErrInvalid) || errors.Is(err, githubapi.ErrForbidden) || errors.Is(err, githubapi.ErrMissingScope) ||
+			errors.Is(err, githubapi.ErrBadCredentials) || errors.Is(err, githubapi.ErrPrimaryRateLimit) || errors.Is(err, githubapi.ErrSecondaryRateLimit) ||
+			errors.Is(err, githubapi.ErrDownloadLimit) || errors.Is(err, githubapi.ErrLastVersion))
 }
 
 func (e *Executor) count(pol, outcome, reason string) {

@@ -53,6 +53,20 @@ func (e *Executor) Restore(ctx context.Context, runID int64, rows []journal.Dele
 			if err := e.Pacer.Wait(ctx); err != nil {
 				return out, err
 			}
+			// The wait may have been long: check the deadline again.
+			if !e.Clock.Now().Before(*d.RestorableUntil) {
+				res.Result, res.Error = RestoreExpired, "past GitHub's 30-day restore window"
+				break
+			}
+			claimed, err := e.Journal.ClaimRestore(ctx, d.ID, e.Clock.Now())
+			if err != nil {
+				return out, err
+			}
+			if !claimed {
+				res.Result = RestoreAlreadyRestored
+				res.Error = "restored, or being restored, by another process"
+				break
+			}
 			res.Result, res.Error = e.restoreOne(ctx, runID, d)
 		}
 		if e.Metrics != nil && res.Result != RestoreWouldRestore {

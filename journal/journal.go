@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS deletions (
 	restorable_until TEXT,
 	restored_at      TEXT,
 	restore_run_id   INTEGER,
-	restore_error    TEXT NOT NULL DEFAULT ''
+	restore_error    TEXT NOT NULL DEFAULT '',
+	restore_claimed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS deletions_run ON deletions(run_id);
 CREATE INDEX IF NOT EXISTS deletions_pkg ON deletions(package_type, package);
@@ -112,7 +113,9 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(15000)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// FULL: an intent must survive a power loss once the DELETE is sent;
+	// one fsync per delete is cheap at GitHub's one mutation a second.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -347,7 +350,9 @@ func (j *Journal) Deletions(ctx context.Context, f Filter) ([]Deletion, error) {
 			&tags, &d.Rule, &d.Reason, &d.State, &d.Error, &requested, &deleted, &until, &restored, &d.RestoreRunID, &d.RestoreError); err != nil {
 			return nil, fmt.Errorf("list deletions: %w", err)
 		}
-		_ = json.Unmarshal([]byte(tags), &d.Tags)
+			if err := json.Unmarshal([]byte(tags), &d.Tags); err != nil {
+			return nil, fmt.Errorf("list deletions: tags of row %d: %w", d.ID, err)
+		}
 		d.RequestedAt = parseTime(requested)
 		d.DeletedAt, d.RestorableUntil, d.RestoredAt = parseNullTime(deleted), parseNullTime(until), parseNullTime(restored)
 		out = append(out, d)
@@ -364,9 +369,27 @@ func (j *Journal) MarkRestored(ctx context.Context, id, runID int64, at time.Tim
 	return nil
 }
 
+// restoreClaimTTL is how long a claim holds: a process that died after
+// claiming must not block the restore forever.
+const restoreClaimTTL = 10 * time.Minute
+
+// ClaimRestore atomically takes deletion id for restoring at now; false means
+// it is restored already or another process is restoring it, so nothing is
+// sent twice when two on-call engineers run restore at once.
+func (j *Journal) ClaimRestore(ctx context.Context, id int64, now time.Time) (bool, error) {
+	res, err := j.db.ExecContext(ctx, `UPDATE deletions SET restore_claimed_at=?
+		WHERE id=? AND restored_at IS NULL AND (restore_claimed_at IS NULL OR restore_claimed_at<?)`,
+		fmtTime(now), id, fmtTime(now.Add(-restoreClaimTTL)))
+	if err != nil {
+		return false, fmt.Errorf("claim restore of %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // MarkRestoreFailed records why deletion id could not be restored.
 func (j *Journal) MarkRestoreFailed(ctx context.Context, id int64, msg string) error {
-	_, err := j.db.ExecContext(ctx, `UPDATE deletions SET restore_error=? WHERE id=?`, msg, id)
+	_, err := j.db.ExecContext(ctx, `UPDATE deletions SET restore_error=?, restore_claimed_at=NULL WHERE id=?`, msg, id)
 	if err != nil {
 		return fmt.Errorf("journal restore failure of %d: %w", id, err)
 	}

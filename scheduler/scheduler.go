@@ -22,7 +22,8 @@ type Job struct {
 // Scheduler runs jobs on their schedules until stopped.
 type Scheduler struct {
 	log  *zap.Logger
-	turn sync.Mutex // one run at a time across jobs
+	turn sync.Mutex     // one run at a time across jobs
+	runs sync.WaitGroup // every run in progress, of any schedule generation
 
 	mu   sync.Mutex
 	cron *cron.Cron
@@ -56,13 +57,7 @@ func (s *Scheduler) Start(ctx context.Context, jobs []Job) {
 			continue
 		}
 		c.Schedule(j.Schedule, cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
-			s.turn.Lock()
-			defer s.turn.Unlock()
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Info("scheduled run", zap.String("policy", j.Name))
-			j.Run(ctx)
+			s.run(ctx, j, "scheduled run")
 		})))
 	}
 	s.mu.Lock()
@@ -75,16 +70,29 @@ func (s *Scheduler) Start(ctx context.Context, jobs []Job) {
 	c.Start()
 }
 
-// RunNow runs jobs once, one after the other, taking turns with scheduled runs.
+// run runs j in its turn; Stop waits for it.
+func (s *Scheduler) run(ctx context.Context, j Job, msg string) {
+	s.runs.Add(1)
+	defer s.runs.Done()
+	s.turn.Lock()
+	defer s.turn.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	s.log.Info(msg, zap.String("policy", j.Name))
+	j.Run(ctx)
+}
+
+// RunNow runs the scheduled jobs once, one after the other, taking turns
+// with scheduled runs; jobs without a schedule are skipped, as in Start.
 func (s *Scheduler) RunNow(ctx context.Context, jobs []Job) {
 	for _, j := range jobs {
 		if ctx.Err() != nil {
 			return
 		}
-		s.turn.Lock()
-		s.log.Info("run on start", zap.String("policy", j.Name))
-		j.Run(ctx)
-		s.turn.Unlock()
+		if j.Schedule != nil {
+			s.run(ctx, j, "run on start")
+		}
 	}
 }
 
@@ -98,14 +106,18 @@ func (s *Scheduler) Next() []cron.Entry {
 	return s.cron.Entries()
 }
 
-// Stop stops scheduling and returns a context done when running jobs end.
+// Stop stops scheduling and returns a context done when every run in
+// progress has ended: those of replaced schedules and RunNow included.
 func (s *Scheduler) Stop() context.Context {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cron == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		return ctx
+	if s.cron != nil {
+		s.cron.Stop()
 	}
-	return s.cron.Stop()
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		s.runs.Wait()
+		cancel()
+	}()
+	return ctx
 }

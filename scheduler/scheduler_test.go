@@ -68,3 +68,25 @@ func TestScheduler_StopWaitsForRunningJob(t *testing.T) {
 }
 
 var _ cron.Schedule = (*onceSchedule)(nil)
+
+// Stop also waits for a run started by RunNow, and for one of a schedule
+// that a reload replaced.
+func TestScheduler_StopWaitsForRunNowAndReplacedSchedules(t *testing.T) {
+	s := New(nil)
+	started, release := make(chan string, 2), make(chan struct{})
+	slow := func(name string) Job {
+		return Job{Name: name, Schedule: &onceSchedule{}, Run: func(context.Context) { started <- name; <-release }}
+	}
+	s.Start(context.Background(), []Job{slow("old")})
+	<-started
+	s.Start(context.Background(), nil) // a reload replaces the schedule while "old" runs
+	go s.RunNow(context.Background(), []Job{slow("now")})
+	done := s.Stop()
+	select {
+	case <-done.Done():
+		t.Fatal("Stop finished while a run of the replaced schedule was in progress")
+	default:
+	}
+	close(release)
+	<-done.Done()
+}

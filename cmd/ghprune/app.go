@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -100,7 +101,8 @@ func newLogger(level string, w io.Writer) (*zap.Logger, error) {
 
 // app is a loaded config with everything needed to plan, apply and restore.
 type app struct {
-	cfg     *policy.Config
+	// cfg is swapped by serve's reload while runs read it.
+	cfg     atomic.Pointer[policy.Config]
 	env     env
 	log     *zap.Logger
 	client  *githubapi.Client
@@ -113,6 +115,13 @@ type app struct {
 // newApp builds the client, journal and metrics for cfg. A returned code of
 // exitUsage means a config problem (no token, a fine-grained token).
 func newApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer) (*app, int, error) {
+	return openApp(ctx, cfg, e, log, reg, true)
+}
+
+// openApp is newApp; with needJournal false (plan, explain) a journal that
+// cannot be opened (a read-only CI checkout) is only a warning: the plan
+// then lacks the remembered download-limit refusals.
+func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer, needJournal bool) (*app, int, error) {
 	tok, err := token(cfg, e)
 	if err != nil {
 		return nil, exitUsage, err
@@ -140,10 +149,18 @@ func newApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg
 	}
 	j, err := journal.Open(ctx, cfg.State.Path)
 	if err != nil {
-		return nil, exitFailed, err
+		if needJournal {
+			return nil, exitFailed, err
+		}
+		fmt.Fprintf(e.stderr, "warning: planning without the journal (%v): versions GitHub refused before are not known\n", err)
+		j = nil
 	}
-	a := &app{cfg: cfg, env: e, log: log, client: client, journal: j, metrics: m}
-	a.planner = &planner.Planner{Client: client, Facts: j, Logger: log.Named("planner")}
+	a := &app{env: e, log: log, client: client, journal: j, metrics: m}
+	a.cfg.Store(cfg)
+	a.planner = &planner.Planner{Client: client, Logger: log.Named("planner")}
+	if j != nil {
+		a.planner.Facts = j
+	}
 	a.exec = &executor.Executor{
 		Client: client, Journal: j, Clock: e.clock, Logger: log.Named("executor"), Metrics: m,
 		Pacer: executor.NewPacer(cfg.Limits.MutationsPerMinute, e.clock),
@@ -151,12 +168,17 @@ func newApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg
 	return a, 0, nil
 }
 
-func (a *app) Close() { a.journal.Close() }
+func (a *app) Close() {
+	if a.journal != nil {
+		a.journal.Close()
+	}
+}
 
 // runPolicies plans pols and, when apply is set, carries out the enforce
 // policies among them, journaling the run. The report always comes back;
 // the error says the run failed (exit 1).
 func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool, trigger string) (*report.Report, error) {
+	cfg := a.cfg.Load() // one config for the whole run, whatever a reload does
 	start := a.env.clock.Now()
 	startReqs := a.client.Requests()
 	r := &report.Report{Mode: string(policy.ModePlan), StartedAt: start, Policies: []*report.Policy{}}
@@ -164,7 +186,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 	var names []string
 	for _, p := range pols {
 		names = append(names, p.Name)
-		if apply && a.cfg.EffectiveMode(p) == policy.ModeEnforce {
+		if apply && cfg.EffectiveMode(p) == policy.ModeEnforce {
 			enforce = true
 		}
 	}
@@ -189,7 +211,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 	for _, p := range pols {
 		mode := policy.ModePlan
 		if apply {
-			mode = a.cfg.EffectiveMode(p)
+			mode = cfg.EffectiveMode(p)
 		}
 		pstart := a.env.clock.Now()
 		pr, err := a.planner.Plan(ctx, p, mode, pstart)

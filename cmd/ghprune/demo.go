@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ghprune/ghprune/internal/clock"
+	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/simulator"
 )
 
@@ -44,6 +46,11 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	} else if err := os.MkdirAll(dir, 0o750); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
 		return exitFailed
+	}
+	// The simulator starts afresh every time, so must its journal: an old
+	// journal's refusals would name versions of an earlier simulator.
+	for _, f := range []string{"journal.db", "journal.db-wal", "journal.db-shm"} {
+		os.Remove(filepath.Join(dir, f))
 	}
 	clk := clock.NewFake(e.clock.Now().UTC().Truncate(time.Second))
 	sim := simulator.New(simulator.Options{Clock: clk, PrimaryLimit: 5000, MutationSpacing: time.Second})
@@ -104,6 +111,12 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 		st.Deletes, st.ByStatus[400], code, clk.Now().Sub(start).Round(time.Second))
 	fmt.Fprintf(w, "   a second plan now keeps that version as download-limit without asking GitHub again\n")
 
+	runID, err := lastRunID(ctx, cfgPath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
+		return exitFailed
+	}
+	rid := fmt.Sprint(runID)
 	step(4, "History: the journal records every deletion and its restore deadline", "ghprune history -config ghprune.yaml")
 	if code := run(ctx, []string{"history", "-config", cfgPath, "-format", "table"}, de); code != 0 {
 		return code
@@ -111,9 +124,9 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	var hist strings.Builder
 	he := de
 	he.stdout = &hist
-	run(ctx, []string{"history", "-config", cfgPath, "-run", "1", "-format", "table"}, he)
+	run(ctx, []string{"history", "-config", cfgPath, "-run", rid, "-format", "table"}, he)
 	lines := strings.Split(strings.TrimSpace(hist.String()), "\n")
-	fmt.Fprintf(w, "\n   $ ghprune history -config ghprune.yaml -run 1   (first rows of %d)\n", len(lines)-2)
+	fmt.Fprintf(w, "\n   $ ghprune history -config ghprune.yaml -run %s   (first rows of %d)\n", rid, len(lines)-2)
 	for i, l := range lines {
 		if i <= 5 || i == len(lines)-1 {
 			fmt.Fprintln(w, l)
@@ -122,12 +135,12 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 		}
 	}
 
-	step(5, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run 1")
+	step(5, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run "+rid)
 	var rest strings.Builder
 	re := de
 	re.stdout = &rest
 	restoresBefore := sim.Stats().Restores
-	rc := run(ctx, []string{"restore", "-config", cfgPath, "-run", "1", "-format", "table"}, re)
+	rc := run(ctx, []string{"restore", "-config", cfgPath, "-run", rid, "-format", "table"}, re)
 	rl := strings.Split(strings.TrimSpace(rest.String()), "\n")
 	for i, l := range rl {
 		if i <= 4 || i == len(rl)-1 {
@@ -151,6 +164,29 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	}
 	fmt.Fprintln(w, "\nDone. Point -config at a file like configs/ghcr-services.yaml and GITHUB_TOKEN at a classic PAT to plan against GitHub.")
 	return exitOK
+}
+
+// lastRunID returns the newest apply run in the demo's journal.
+func lastRunID(ctx context.Context, cfgPath string) (int64, error) {
+	cfg, err := policy.LoadFile(cfgPath)
+	if err != nil {
+		return 0, err
+	}
+	j, err := journal.Open(ctx, cfg.State.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer j.Close()
+	runs, err := j.Runs(ctx, 10)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range runs {
+		if r.Kind == "apply" {
+			return r.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("the apply step recorded no run")
 }
 
 const demoConfig = `# Written by 'ghprune demo' for its simulator.

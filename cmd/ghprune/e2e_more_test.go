@@ -238,3 +238,21 @@ func TestExplain_OneVersion(t *testing.T) {
 		t.Errorf("explain sent %d deletes", n)
 	}
 }
+
+// plan needs no writable journal (a read-only CI checkout): it warns and plans.
+func TestPlan_WithoutWritableJournal(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.pkg("acme", "npm", "lib", "private", simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(90 * day)}, simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(day)})
+	cfg := h.config("  - name: p\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	blocker := filepath.Join(h.dir, "file")
+	os.WriteFile(blocker, nil, 0o600)
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), filepath.Join(h.dir, "journal.db"), filepath.Join(blocker, "journal.db"), 1)), 0o600)
+	code, r, stderr := h.runJSON("plan", "-config", cfg)
+	if code != 0 || r.Summary.Delete != 1 || !strings.Contains(stderr, "planning without the journal") {
+		t.Errorf("plan exit %d, delete %d, stderr %q", code, r.Summary.Delete, stderr)
+	}
+	if code, _, _ := h.run("apply", "-config", cfg); code != exitFailed {
+		t.Errorf("apply without a journal: exit %d, want 1 (nothing may be deleted unjournaled)", code)
+	}
+}

@@ -42,7 +42,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	log, _ := newLogger("warn", e.stderr)
-	a, code, err := newApp(ctx, cfg, e, log, nil)
+	a, code, err := openApp(ctx, cfg, e, log, nil, false)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return code

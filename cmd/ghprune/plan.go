@@ -66,19 +66,21 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	a, code, err := newApp(ctx, cfg, e, log, nil)
+	// Open the report file before anything is deleted: a report that
+	// cannot be written must not be discovered after the deletes.
+	w, closeOut, err := output(f.out, e)
 	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	a, code, err := openApp(ctx, cfg, e, log, nil, apply)
+	if err != nil {
+		closeOut()
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return code
 	}
 	defer a.Close()
-	trigger := "cli"
-	r, runErr := a.runPolicies(ctx, pols, apply, trigger)
-	w, closeOut, err := output(f.out, e)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitFailed
-	}
+	r, runErr := a.runPolicies(ctx, pols, apply, "cli")
 	if err := writeReport(w, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
 		return exitFailed

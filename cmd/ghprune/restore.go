@@ -96,8 +96,10 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		if failed > 0 || runErr != nil {
 			status = journal.RunFailed
 		}
-		a.journal.FinishRun(context.WithoutCancel(ctx), journal.Run{ID: restoreRun, FinishedAt: &fin, Status: status,
-			Planned: len(rows), Restored: restored, Failed: failed, APIRequests: a.client.Requests()})
+		if err := a.journal.FinishRun(context.WithoutCancel(ctx), journal.Run{ID: restoreRun, FinishedAt: &fin, Status: status,
+			Planned: len(rows), Restored: restored, Failed: failed, APIRequests: a.client.Requests()}); err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	if fmtName == "json" {
 		if results == nil {

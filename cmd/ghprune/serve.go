@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/ghprune/ghprune/journal"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 	"github.com/ghprune/ghprune/scheduler"
@@ -29,6 +30,8 @@ type daemon struct {
 	sched *scheduler.Scheduler
 	log   *zap.Logger
 	ready atomic.Bool
+
+	reloadMu sync.Mutex // one reload at a time
 
 	mu      sync.Mutex
 	cfgPath string
@@ -116,12 +119,16 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 func (d *daemon) jobs(cfg *policy.Config) []scheduler.Job {
 	var jobs []scheduler.Job
 	for _, p := range cfg.Policies {
-		p := p
-		jobs = append(jobs, scheduler.Job{Name: p.Name, Schedule: p.CronSchedule(), Run: func(ctx context.Context) {
-			r, err := d.app.runPolicies(ctx, []*policy.Policy{p}, true, "schedule")
-			if err != nil {
-				d.log.Warn("run failed", zap.String("policy", p.Name), zap.Error(err))
+		name := p.Name
+		jobs = append(jobs, scheduler.Job{Name: name, Schedule: p.CronSchedule(), Run: func(ctx context.Context) {
+			// Look the policy up when the turn comes: a tick queued before a
+			// reload must not run a policy the reload removed or changed.
+			p := d.app.cfg.Load().Policy(name)
+			if p == nil {
+				d.log.Info("policy removed by a reload; not run", zap.String("policy", name))
+				return
 			}
+			r, _ := d.app.runPolicies(ctx, []*policy.Policy{p}, true, "schedule") // failures are logged there
 			d.remember(r)
 			d.prune(ctx)
 			if d.app.env.onRun != nil {
@@ -143,7 +150,7 @@ func (d *daemon) remember(r *report.Report) {
 
 // prune drops journal rows past state.retain_days (never restorable ones).
 func (d *daemon) prune(ctx context.Context) {
-	days := d.app.cfg.State.RetainDays
+	days := d.app.cfg.Load().State.RetainDays
 	if days <= 0 {
 		days = policy.DefaultRetainDays
 	}
@@ -157,6 +164,8 @@ func (d *daemon) prune(ctx context.Context) {
 // reload re-reads the config and replaces the policies and schedules. A bad
 // config is refused and the running one stays.
 func (d *daemon) reload(ctx context.Context) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	d.mu.Lock()
 	path := d.cfgPath
 	d.mu.Unlock()
@@ -166,12 +175,12 @@ func (d *daemon) reload(ctx context.Context) error {
 		d.log.Error("reload refused: config invalid; keeping the running config", zap.Error(err))
 		return err
 	}
-	old := d.app.cfg
+	old := d.app.cfg.Load()
 	if cfg.GitHub != old.GitHub || cfg.State != old.State || cfg.Limits != old.Limits {
 		d.log.Warn("github, state and limits changes take effect on restart only")
 		cfg.GitHub, cfg.State, cfg.Limits = old.GitHub, old.State, old.Limits
 	}
-	d.app.cfg = cfg
+	d.app.cfg.Store(cfg)
 	d.sched.Start(ctx, d.jobs(cfg))
 	d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
 	d.log.Info("config reloaded", zap.Int("policies", len(cfg.Policies)))
@@ -205,7 +214,11 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, "journal unavailable", http.StatusInternalServerError)
 			return
 		}
-		writeJSON(w, map[string]any{"runs": nonNilRuns(runs)})
+		out := make([]runJSON, len(runs))
+		for i, r := range runs {
+			out[i] = toRunJSON(r)
+		}
+		writeJSON(w, map[string]any{"runs": out})
 	})
 	mux.HandleFunc("GET /api/v1/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -230,7 +243,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 			http.Error(w, "no such run", http.StatusNotFound)
 			return
 		}
-		writeJSON(w, run)
+		writeJSON(w, toRunJSON(run)) // decisions are kept in memory only for recent runs
 	})
 	return mux
 }
@@ -240,4 +253,28 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// runJSON is a journaled run in the JSON report's shape (cli.md), without
+// decisions.
+type runJSON struct {
+	RunID      int64              `json:"run_id"`
+	Kind       string             `json:"kind"`
+	Mode       string             `json:"mode"`
+	Trigger    string             `json:"trigger"`
+	Status     string             `json:"status"`
+	StartedAt  time.Time          `json:"started_at"`
+	FinishedAt *time.Time         `json:"finished_at"`
+	Policies   []map[string]any   `json:"policies"`
+	Summary    map[string]float64 `json:"summary"`
+}
+
+func toRunJSON(r journal.Run) runJSON {
+	pols := make([]map[string]any, len(r.Policies))
+	for i, p := range r.Policies {
+		pols[i] = map[string]any{"policy": p}
+	}
+	return runJSON{RunID: r.ID, Kind: r.Kind, Mode: r.Mode, Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Policies: pols, Summary: map[string]float64{"delete": float64(r.Planned), "deleted": float64(r.Deleted), "failed": float64(r.Failed),
+			"skipped": float64(r.Skipped), "restored": float64(r.Restored), "api_requests": float64(r.APIRequests)}}
 }

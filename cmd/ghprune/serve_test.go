@@ -71,7 +71,7 @@ func TestServe_RunsPoliciesAndExportsMetrics(t *testing.T) {
 	if code, _ := get(t, "GET", base+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d", code)
 	}
-	if code, body := get(t, "GET", base+"/api/v1/runs"); code != 200 || !strings.Contains(body, `"status": "succeeded"`) {
+	if code, body := get(t, "GET", base+"/api/v1/runs"); code != 200 || !strings.Contains(body, `"status": "succeeded"`) || !strings.Contains(body, `"run_id": 1`) {
 		t.Errorf("/api/v1/runs = %d %s", code, body)
 	}
 	if code, body := get(t, "GET", base+"/api/v1/runs/1"); code != 200 || !strings.Contains(body, `"outcome": "deleted"`) {
