@@ -350,7 +350,7 @@ func (j *Journal) Deletions(ctx context.Context, f Filter) ([]Deletion, error) {
 			&tags, &d.Rule, &d.Reason, &d.State, &d.Error, &requested, &deleted, &until, &restored, &d.RestoreRunID, &d.RestoreError); err != nil {
 			return nil, fmt.Errorf("list deletions: %w", err)
 		}
-			if err := json.Unmarshal([]byte(tags), &d.Tags); err != nil {
+		if err := json.Unmarshal([]byte(tags), &d.Tags); err != nil {
 			return nil, fmt.Errorf("list deletions: tags of row %d: %w", d.ID, err)
 		}
 		d.RequestedAt = parseTime(requested)
