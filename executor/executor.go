@@ -70,6 +70,9 @@ type Executor struct {
 	// Grace is how long a request already in flight may still take after the
 	// run is cancelled, so that it finishes and is journaled (SIGTERM).
 	Grace time.Duration
+	// Budget, when set, is asked before each delete; an error stops the run
+	// (the rest stays for the next run).
+	Budget func() error
 	// MaxConsecutiveFailures stops a run that keeps failing (GitHub down, a
 	// token without rights): GitHub may suspend clients that ignore repeated
 	// errors. 0 means 5.
@@ -121,6 +124,11 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 	for _, t := range tasks {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if e.Budget != nil {
+			if err := e.Budget(); err != nil {
+				return err
+			}
 		}
 		if err := e.Pacer.Wait(ctx); err != nil {
 			return err

@@ -34,6 +34,10 @@ type Planner struct {
 	Client Client
 	Facts  Facts // nil: nothing remembered
 	Logger *zap.Logger
+	// Budget, when set, is asked before each package is listed; an error
+	// (the run's share of the rate limit is spent) leaves the remaining
+	// packages unplanned, so nothing in them is deleted.
+	Budget func() error
 }
 
 // Plan decides every version of every package pol selects at now. A package
@@ -72,6 +76,12 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 			Visibility: pkg.Visibility, APIOwner: owner.Kind.String(), Decisions: []*report.Decision{},
 		}
 		out.Packages = append(out.Packages, rp)
+		if p.Budget != nil {
+			if err := p.Budget(); err != nil {
+				rp.Error = err.Error()
+				continue
+			}
+		}
 		ds, err := p.decide(ctx, pol, owner, pkg, now)
 		if err != nil {
 			if ctx.Err() != nil {

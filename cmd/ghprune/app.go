@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -165,7 +166,28 @@ func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, re
 		Client: client, Journal: j, Clock: e.clock, Logger: log.Named("executor"), Metrics: m,
 		Pacer: executor.NewPacer(cfg.Limits.MutationsPerMinute, e.clock),
 	}
+	a.planner.Budget, a.exec.Budget = a.budget, a.budget
 	return a, 0, nil
+}
+
+// errBudget: the run would use more than limits.budget_share of the token's
+// hourly primary limit.
+var errBudget = errors.New("limits.budget_share of the token's hourly rate limit is spent")
+
+// budget keeps (1 - budget_share) of the token's primary limit for its other
+// users, going by the last rate-limit headers GitHub sent (which count every
+// client of the token). Without a primary limit (GHES) there is no budget.
+func (a *app) budget() error {
+	r := a.client.Rate()
+	share := a.cfg.Load().Limits.BudgetShare
+	if !r.Known || r.Limit <= 0 || share >= 1 {
+		return nil
+	}
+	if reserve := (1 - share) * float64(r.Limit); float64(r.Remaining) <= reserve {
+		return fmt.Errorf("%w: %d of %d requests left, the rest is kept for other users until %s; the next run goes on",
+			errBudget, r.Remaining, r.Limit, r.Reset.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (a *app) Close() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,9 +66,9 @@ func mapsEqual(a, b map[string]string) bool {
 // A bad config exits 2 with file:line:col and sends nothing to GitHub.
 func TestEndToEnd_BadConfigSendsNothing(t *testing.T) {
 	for _, c := range []struct{ name, policy, want string }{
-		{"unknown key", "    delete: [{name: a, untagged: true, olderthan: 7d}]\n", `:12:40: policies[0].delete[0].olderthan: unknown key "olderthan" (did you mean "older_than"?)`},
-		{"bad duration", "    delete: [{name: a, untagged: true, older_than: 30x}]\n", `:12:52: policies[0].delete[0].older_than: unknown unit "x" in "30x"`},
-		{"bad cron", "    schedule: \"61 * * * *\"\n    delete: [{name: a, untagged: true}]\n", `:12:5: policies[0].schedule: invalid schedule "61 * * * *"`},
+		{"unknown key", "    delete: [{name: a, untagged: true, olderthan: 7d}]\n", `:13:40: policies[0].delete[0].olderthan: unknown key "olderthan" (did you mean "older_than"?)`},
+		{"bad duration", "    delete: [{name: a, untagged: true, older_than: 30x}]\n", `:13:52: policies[0].delete[0].older_than: unknown unit "x" in "30x"`},
+		{"bad cron", "    schedule: \"61 * * * *\"\n    delete: [{name: a, untagged: true}]\n", `:13:5: policies[0].schedule: invalid schedule "61 * * * *"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, simulator.Options{})
@@ -254,5 +255,25 @@ func TestPlan_WithoutWritableJournal(t *testing.T) {
 	}
 	if code, _, _ := h.run("apply", "-config", cfg); code != exitFailed {
 		t.Errorf("apply without a journal: exit %d, want 1 (nothing may be deleted unjournaled)", code)
+	}
+}
+
+// budget_share keeps part of the token's hourly limit for its other users:
+// the run stops deleting when only that part is left, and says so.
+func TestEndToEnd_BudgetShare(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 100})
+	h.budgetShare = 0.5
+	var vs []simulator.VersionSeed
+	for i := 0; i < 80; i++ {
+		vs = append(vs, simulator.VersionSeed{Name: fmt.Sprintf("1.0.%d", i), CreatedAt: h.ago(time.Duration(100-i) * day)})
+	}
+	h.pkg("acme", "npm", "lib", "private", vs...)
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	code, r, _ := h.runJSON("apply", "-config", cfg)
+	if code != exitFailed || !strings.Contains(r.Policies[0].Error, "budget_share") {
+		t.Fatalf("exit %d, policy error %q", code, r.Policies[0].Error)
+	}
+	if used := h.sim.Stats().Requests; used > 51 || r.Summary.Deleted == 0 {
+		t.Errorf("used %d of 100 requests (budget 50), deleted %d", used, r.Summary.Deleted)
 	}
 }

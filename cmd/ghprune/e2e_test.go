@@ -32,11 +32,14 @@ type harness struct {
 	clock *clock.Fake
 	dir   string
 	out   bytes.Buffer // everything any command printed, for the token grep
+	// budgetShare is written to limits.budget_share (default 1: tests that
+	// exercise rate limits want to reach them).
+	budgetShare float64
 }
 
 func newHarness(t *testing.T, opts simulator.Options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: clock.NewFake(t0), dir: t.TempDir()}
+	h := &harness{t: t, clock: clock.NewFake(t0), dir: t.TempDir(), budgetShare: 1}
 	opts.Clock = h.clock
 	h.sim = simulator.New(opts)
 	srv := httptest.NewServer(h.sim)
@@ -76,8 +79,8 @@ func (h *harness) pkg(owner, typ, name, vis string, vs ...simulator.VersionSeed)
 // config writes a config for the simulator with the given policies section.
 func (h *harness) config(policies string) string {
 	h.t.Helper()
-	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %s\nlimits:\n  mutations_per_minute: 60\nstate:\n  path: %s\npolicies:\n%s",
-		h.url, filepath.Join(h.dir, "journal.db"), policies)
+	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %s\nlimits:\n  mutations_per_minute: 60\n  budget_share: %g\nstate:\n  path: %s\npolicies:\n%s",
+		h.url, h.budgetShare, filepath.Join(h.dir, "journal.db"), policies)
 	path := filepath.Join(h.dir, "ghprune.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		h.t.Fatal(err)
