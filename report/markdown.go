@@ -74,8 +74,8 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 				if d.Error != "" {
 					reason += ": " + d.Error
 				}
-				fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", action, d.VersionID, MarkdownEscape(shortVersion(d.Version)),
-					MarkdownEscape(tagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(d.Rule), MarkdownEscape(reason))
+				fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", action, d.VersionID, MarkdownEscape(ShortVersion(d.Version)),
+					MarkdownEscape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(d.Rule), MarkdownEscape(reason))
 			}
 			if hidden > 0 {
 				fmt.Fprintf(bw, "\n… and %d more (the JSON report lists every decision).\n", hidden)

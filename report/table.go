@@ -82,8 +82,8 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 				if d.Error != "" {
 					reason += ": " + d.Error
 				}
-				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(shortVersion(d.Version)),
-					Escape(tagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
+				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(ShortVersion(d.Version)),
+					Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
 			}
 			tw.Flush()
 			if hidden > 0 {
@@ -133,15 +133,16 @@ func keptByRule(p *Package) string {
 	return strings.Join(parts, ", ")
 }
 
-func tagList(tags []string) string {
+// TagList joins tags with commas, or "-" for none.
+func TagList(tags []string) string {
 	if len(tags) == 0 {
 		return "-"
 	}
 	return strings.Join(tags, ",")
 }
 
-// shortVersion shortens a manifest digest to what people recognize.
-func shortVersion(v string) string {
+// ShortVersion shortens a manifest digest to what people recognize.
+func ShortVersion(v string) string {
 	if strings.HasPrefix(v, "sha256:") && len(v) > 19 {
 		return v[:19]
 	}

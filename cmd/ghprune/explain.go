@@ -76,7 +76,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "%s %s/%s version %d %s %s\n\n", pol.Name, report.Escape(pol.Select.Owner), report.Escape(*pkg), d.Version.ID,
-		report.Escape(d.Version.Name), report.Escape(tagsOrDash(d.Version.Tags)))
+		report.Escape(d.Version.Name), report.Escape(report.TagList(d.Version.Tags)))
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STEP\tAPPLIES\tDETAIL")
 	for _, s := range steps {

@@ -115,19 +115,12 @@ func writeDeletions(e env, ds []journal.Deletion) {
 		if d.DeletedAt != nil {
 			deleted = d.DeletedAt.Format(time.RFC3339)
 		}
-		tags := tagsOrDash(d.Tags)
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.RunID, report.Escape(d.Package), d.VersionID, report.Escape(short(d.Version)),
+		tags := report.TagList(d.Tags)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.RunID, report.Escape(d.Package), d.VersionID, report.Escape(report.ShortVersion(d.Version)),
 			report.Escape(tags), d.State, deleted, until, restored, report.Escape(d.Rule))
 	}
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "%d deletions\n", len(ds))
-}
-
-func short(v string) string {
-	if strings.HasPrefix(v, "sha256:") && len(v) > 19 {
-		return v[:19]
-	}
-	return v
 }
 
 func nonNilRuns(r []journal.Run) []journal.Run {

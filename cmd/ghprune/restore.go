@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -112,7 +111,7 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		for _, r := range results {
 			d := r.Deletion
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", r.Result, d.RunID, report.Escape(d.Package), d.VersionID,
-				report.Escape(short(d.Version)), report.Escape(tagsOrDash(d.Tags)), report.Escape(r.Error))
+				report.Escape(report.ShortVersion(d.Version)), report.Escape(report.TagList(d.Tags)), report.Escape(r.Error))
 		}
 		tw.Flush()
 		fmt.Fprintf(e.stdout, "%d matched, %d restored, %d failed or expired", len(rows), restored, failed)
@@ -129,11 +128,4 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-func tagsOrDash(tags []string) string {
-	if len(tags) == 0 {
-		return "-"
-	}
-	return strings.Join(tags, ",")
 }
