@@ -56,24 +56,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 				fmt.Fprintln(bw, "| action | id | version | tags | created | rule | reason |")
 				fmt.Fprintln(bw, "|---|--:|---|---|---|---|---|")
 			}
-			listed, hidden := 0, 0
-			for _, d := range pkg.Decisions {
-				if d.Action != "delete" && !o.Verbose {
-					continue
-				}
-				if o.MaxRows > 0 && listed >= o.MaxRows {
-					hidden++
-					continue
-				}
-				listed++
-				action := d.Action
-				if d.Outcome != "" {
-					action = d.Outcome
-				}
-				reason := d.Reason
-				if d.Error != "" {
-					reason += ": " + d.Error
-				}
+			rows, hidden := o.rows(pkg)
+			for _, d := range rows {
+				action, reason := d.shown()
 				fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", action, d.VersionID, MarkdownEscape(ShortVersion(d.Version)),
 					MarkdownEscape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(d.Rule), MarkdownEscape(reason))
 			}

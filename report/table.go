@@ -58,29 +58,14 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			}
 			fmt.Fprintln(bw)
 			tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
-			listed, hidden := 0, 0
-			for _, d := range pkg.Decisions {
-				if d.Action != "delete" && !o.Verbose {
-					continue
-				}
-				if o.MaxRows > 0 && listed >= o.MaxRows {
-					hidden++
-					continue
-				}
-				listed++
-				action := d.Action
-				if d.Outcome != "" {
-					action = d.Outcome
-				}
+			rows, hidden := o.rows(pkg)
+			for _, d := range rows {
+				action, reason := d.shown()
 				switch action {
 				case "delete", OutcomeDeleted, OutcomeFailed:
 					action = paint(ansiRed, action)
 				case "keep":
 					action = paint(ansiGreen, action)
-				}
-				reason := d.Reason
-				if d.Error != "" {
-					reason += ": " + d.Error
 				}
 				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(ShortVersion(d.Version)),
 					Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
@@ -107,6 +92,37 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	}
 	fmt.Fprintf(bw, "; %d API requests\n", s.APIRequests)
 	return bw.err
+}
+
+// rows returns the decisions a report lists for pkg (deletions, or all with
+// Verbose), at most MaxRows, and how many more there were.
+func (o TableOptions) rows(pkg *Package) ([]*Decision, int) {
+	var rows []*Decision
+	hidden := 0
+	for _, d := range pkg.Decisions {
+		if d.Action != "delete" && !o.Verbose {
+			continue
+		}
+		if o.MaxRows > 0 && len(rows) >= o.MaxRows {
+			hidden++
+			continue
+		}
+		rows = append(rows, d)
+	}
+	return rows, hidden
+}
+
+// shown is what a report prints for d: the outcome when there is one, and
+// the reason with any error.
+func (d *Decision) shown() (action, reason string) {
+	action, reason = d.Action, d.Reason
+	if d.Outcome != "" {
+		action = d.Outcome
+	}
+	if d.Error != "" {
+		reason += ": " + d.Error
+	}
+	return action, reason
 }
 
 func keptByRule(p *Package) string {
