@@ -119,9 +119,9 @@ type Rule struct {
 	AgeBasis    string      `yaml:"age_basis"`
 	MostRecent  *int        `yaml:"most_recent"`
 
-	descOnce   sync.Once // describe() caches the version-independent part of reasons
-	desc       string
-	quotedName string
+	descOnce                           sync.Once // describe() caches the version-independent part of reasons
+	desc                               string
+	quotedName, keepLabel, deleteLabel string
 }
 
 // PolicyLimits bound what one run of a policy may delete.

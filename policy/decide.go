@@ -117,7 +117,7 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 		}
 		for i, r := range best {
 			if r != nil {
-				set(i, kind.action, string(kind.action)+":"+r.Name, r.reason(kind.action, *vs[i], now))
+				set(i, kind.action, r.label(kind.action), r.reason(kind.action, *vs[i], now))
 			}
 		}
 	}
@@ -372,6 +372,15 @@ func (r *Rule) reason(a Action, v Version, now time.Time) string {
 	return b.String()
 }
 
+// label is the rule's report label, keep:<name> or delete:<name>, computed once.
+func (r *Rule) label(a Action) string {
+	r.describe()
+	if a == Keep {
+		return r.keepLabel
+	}
+	return r.deleteLabel
+}
+
 // quoted is the rule's name in quotes, computed once.
 func (r *Rule) quoted() string {
 	r.describe()
@@ -399,6 +408,7 @@ func (r *Rule) describe() string {
 		}
 		r.desc = strings.Join(conds, ", ")
 		r.quotedName = strconv.Quote(r.Name)
+		r.keepLabel, r.deleteLabel = "keep:"+r.Name, "delete:"+r.Name
 	})
 	return r.desc
 }
