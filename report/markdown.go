@@ -42,6 +42,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 		if p.Error != "" {
 			fmt.Fprintf(bw, "\n> **%s failed:** %s\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
 		}
+		for _, w := range p.Warnings {
+			fmt.Fprintf(bw, "\n> %s warning: %s\n", MarkdownEscape(p.Policy), MarkdownEscape(w))
+		}
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
 			if c.Delete == 0 && pkg.Error == "" && !o.Verbose {

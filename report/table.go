@@ -44,6 +44,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 		if p.Error != "" {
 			fmt.Fprintf(bw, "  %s %s\n", paint(ansiRed, "error:"), Escape(p.Error))
 		}
+		for _, w := range p.Warnings {
+			fmt.Fprintf(bw, "  %s %s\n", paint(ansiBold, "warning:"), Escape(w))
+		}
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
 			vis := ""

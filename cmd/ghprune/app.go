@@ -230,6 +230,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 		r.RunID = &runID
 	}
 	var failed []string
+	selectedBy := map[string]string{} // owner/type/package -> the first policy selecting it
 	for _, p := range pols {
 		mode := policy.ModePlan
 		if apply {
@@ -237,6 +238,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 		}
 		pstart := a.env.clock.Now()
 		pr, err := a.planner.Plan(ctx, p, mode, pstart)
+		pr.Warnings = planWarnings(p, pr, selectedBy)
 		if err == nil && mode == policy.ModeEnforce {
 			err = a.exec.Execute(ctx, runID, pr)
 		}
@@ -294,6 +296,31 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 		a.updateRestorable(ctx)
 	}
 	return r, runErr
+}
+
+// planWarnings lints a plan: patterns that matched nothing, and packages an
+// earlier policy of the run also selected (one policy's protect does not
+// stop another's deletes).
+func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]string) []string {
+	var seen policy.Seen
+	var warn []string
+	for _, pkg := range pr.Packages {
+		seen.Packages = append(seen.Packages, pkg.Package)
+		for _, d := range pkg.Decisions {
+			seen.Tags = append(seen.Tags, d.Tags...)
+			seen.Versions = append(seen.Versions, d.Version)
+		}
+		key := pkg.Owner + "/" + pkg.PackageType + "/" + pkg.Package
+		if other, ok := selectedBy[key]; ok {
+			warn = append(warn, fmt.Sprintf("package %q is also selected by policy %q: each policy's protect and keep rules do not stop the other's deletes", pkg.Package, other))
+		} else {
+			selectedBy[key] = p.Name
+		}
+	}
+	if len(pr.Packages) == 0 {
+		return append(warn, "selects no package")
+	}
+	return append(warn, p.LintPlan(seen)...)
 }
 
 func (a *app) updateRestorable(ctx context.Context) {

@@ -277,3 +277,29 @@ func TestEndToEnd_BudgetShare(t *testing.T) {
 		t.Errorf("used %d of 100 requests (budget 50), deleted %d", used, r.Summary.Deleted)
 	}
 }
+
+// A typo in a pattern silently turns a rule off: the plan says so, and a
+// package selected by two policies is pointed out.
+func TestPlan_WarnsOnPatternsMatchingNothingAndOverlap(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.pkg("acme", "container", "web", "private",
+		simulator.VersionSeed{Name: "a", Tags: []string{"latest"}, CreatedAt: h.ago(30 * day)},
+		simulator.VersionSeed{Name: "b", CreatedAt: h.ago(20 * day)})
+	cfg := h.config(`  - name: one
+    select: {owner: acme, owner_type: org, package_type: container}
+    protect: {tags: [lastest]}
+    delete: [{name: orphans, untagged: true, older_than: 7d}]
+  - name: two
+    select: {owner: acme, owner_type: org, package_type: container}
+    delete: [{name: old, older_than: 7d}]
+`)
+	code, out, _ := h.run("plan", "-config", cfg, "-format", "table")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{`warning: protect.tags[0]: "lastest" matches no tag in this plan`, `warning: package "web" is also selected by policy "one"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}
