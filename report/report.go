@@ -29,12 +29,12 @@ type Report struct {
 
 // Policy is one policy's part of a report.
 type Policy struct {
-	Policy   string     `json:"policy"`
-	Mode     string     `json:"mode"`
-	Error    string     `json:"error,omitempty"` // the policy could not be planned or finished
+	Policy string `json:"policy"`
+	Mode   string `json:"mode"`
+	Error  string `json:"error,omitempty"` // the policy could not be planned or finished
 	// Warnings are lint findings of the plan: patterns that matched
 	// nothing, packages another policy also selects.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
 	Packages []*Package `json:"packages"`
 }
 
