@@ -46,7 +46,9 @@ const (
 // Decision is the verdict on one version: the action, the rule or protection
 // that decided it, and one human sentence saying why.
 type Decision struct {
-	Version Version
+	// Version points into the slice given to Decide (no copy: a plan holds
+	// a million of these); it must not be changed while decisions are used.
+	Version *Version
 	Action  Action
 	Rule    string
 	Reason  string
@@ -60,7 +62,7 @@ type Facts struct {
 }
 
 // Decide returns a decision for every version of one package under p at now,
-// newest first, following the fixed order of policy.md: protect, keep rules,
+// newest first (each pointing at its element of versions), following the fixed order of policy.md: protect, keep rules,
 // delete rules, floors (keep_at_least, last version), circuit breaker. It is a
 // pure function: the result depends neither on the order of rules nor on the
 // order versions arrive in. The per-run cap is applied across packages by
@@ -69,13 +71,13 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 	// Decisions are built from a sorted copy of the versions; vs is a view
 	// of it so the rules read versions without copying them again.
 	ds := make([]Decision, len(versions))
-	for i, v := range versions {
-		ds[i].Version = v
+	for i := range versions {
+		ds[i].Version = &versions[i]
 	}
-	slices.SortFunc(ds, func(a, b Decision) int { return compareNewest(a.Version, b.Version, "created_at") })
+	slices.SortFunc(ds, func(a, b Decision) int { return compareNewest(*a.Version, *b.Version, "created_at") })
 	vs := make([]*Version, len(ds))
 	for i := range ds {
-		vs[i] = &ds[i].Version
+		vs[i] = ds[i].Version
 	}
 	decided := make([]bool, len(ds))
 	container := p.Select.IsContainer()

@@ -112,6 +112,19 @@ func TestDecide(t *testing.T) {
 			want:     map[string]string{"1.0.0": "delete delete:v1", "2.0.0-rc.1": "delete delete:pre", "2.0.0-rc.2": "keep no-rule", "v2.1.0": "keep no-rule"},
 		},
 		{
+			name: "exclude_tags, rule newer_than, protect.versions",
+			typ:  "container",
+			body: "    protect: {versions: [\"re:d[12]\"]}\n    delete: [{name: not-main, exclude_tags: [\"main-*\", latest], older_than: 1d}, {name: fresh-pr, tags: [\"pr-*\"], newer_than: 3d}]\n",
+			want: map[string]string{"d1": "keep protected:version", "d2": "keep protected:version", "d3": "delete delete:not-main", "d4": "keep no-rule", "d5": "delete delete:not-main", "d6": "delete delete:fresh-pr"},
+		},
+		{
+			name:     "versions globs on maven names; ** crosses slashes",
+			typ:      "maven",
+			body:     "    delete: [{name: snapshots, versions: [\"*-SNAPSHOT\"], older_than: 7d}, {name: nightly, versions: [\"nightly/**\"]}]\n",
+			versions: []Version{img(1, "1.0.0", 40), img(2, "1.1.0-SNAPSHOT", 30), img(3, "1.2.0-SNAPSHOT", 3), img(4, "nightly/2026/11/01", 20), img(5, "2.0.0", 1)},
+			want:     map[string]string{"1.0.0": "keep no-rule", "1.1.0-SNAPSHOT": "delete delete:snapshots", "1.2.0-SNAPSHOT": "keep no-rule", "nightly/2026/11/01": "delete delete:nightly", "2.0.0": "keep no-rule"},
+		},
+		{
 			name:     "age_basis updated_at",
 			typ:      "npm",
 			body:     "    delete: [{name: stale, older_than: 7d, age_basis: updated_at}]\n",
@@ -141,7 +154,7 @@ func TestDecide(t *testing.T) {
 
 func TestApplyRunLimit_DefersNewestAcrossPackages(t *testing.T) {
 	mk := func(id int64, age int) Decision {
-		return Decision{Version: Version{ID: id, Name: fmt.Sprint(id), CreatedAt: daysAgo(age)}, Action: Delete, Rule: "delete:x"}
+		return Decision{Version: &Version{ID: id, Name: fmt.Sprint(id), CreatedAt: daysAgo(age)}, Action: Delete, Rule: "delete:x"}
 	}
 	plans := [][]Decision{{mk(1, 10), mk(2, 30)}, {mk(3, 20), mk(4, 5)}}
 	ApplyRunLimit(plans, 2)

@@ -30,10 +30,10 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 		return nil, Decision{}, fmt.Errorf("version %d is not among the package's %d active versions", id, len(versions))
 	}
 	final := ds[idx]
-	v := final.Version
+	v := *final.Version
 	vs := make([]*Version, len(ds))
 	for i := range ds {
-		vs[i] = &ds[i].Version
+		vs[i] = ds[i].Version
 	}
 	container := p.Select.IsContainer()
 	var steps []Step

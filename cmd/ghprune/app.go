@@ -214,6 +214,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 	}
 	var runID int64
 	if enforce {
+		a.reconcile(ctx)
 		r.Mode = string(policy.ModeEnforce)
 		actor := "unknown"
 		if id, err := a.client.Identity(ctx); err == nil && id.Login != "" {
@@ -321,6 +322,16 @@ func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]str
 		return append(warn, "selects no package")
 	}
 	return append(warn, p.LintPlan(seen)...)
+}
+
+// reconcile settles delete intents a stopped process left open, so every
+// version it deleted is recorded and restorable. What cannot be learned now
+// stays open for the next start.
+func (a *app) reconcile(ctx context.Context) {
+	if _, err := a.exec.Reconcile(ctx, a.client); err != nil {
+		a.log.Warn("reconcile open intents", zap.Error(err))
+		fmt.Fprintf(a.env.stderr, "warning: %v\n", err)
+	}
 }
 
 func (a *app) updateRestorable(ctx context.Context) {

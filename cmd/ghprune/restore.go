@@ -65,6 +65,9 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	defer a.Close()
+	if !*dryRun {
+		a.reconcile(ctx) // a version deleted by a killed run is restorable too
+	}
 	rows, err := a.journal.Deletions(ctx, f)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)

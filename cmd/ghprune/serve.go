@@ -91,6 +91,7 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	} else {
 		d.ready.Store(true)
 	}
+	a.reconcile(ctx)
 	a.updateRestorable(ctx)
 	d.prune(ctx)
 	jobs := d.jobs(cfg)
