@@ -475,6 +475,20 @@ func (j *Journal) RestorableStats(ctx context.Context, now time.Time) (int, time
 	return n, t, nil
 }
 
+// RestoreCounts counts journaled restores: versions restored, and versions
+// whose last restore attempt failed. Restores made by any process count, so
+// the daemon's metrics show what an on-call engineer restored beside it.
+func (j *Journal) RestoreCounts(ctx context.Context) (restored, failed int, err error) {
+	err = j.db.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN restored_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN restored_at IS NULL AND restore_error<>'' THEN 1 ELSE 0 END), 0)
+		FROM deletions`).Scan(&restored, &failed)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count restores: %w", err)
+	}
+	return restored, failed, nil
+}
+
 func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 func parseTime(s string) time.Time {

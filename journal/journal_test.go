@@ -71,6 +71,12 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if left, _ := j.Deletions(ctx, Filter{Restorable: true, Now: t0}); len(left) != 0 {
 		t.Errorf("restored row still restorable")
 	}
+	if r, f, err := j.RestoreCounts(ctx); err != nil || r != 1 || f != 0 {
+		t.Errorf("RestoreCounts = %d, %d, %v; want 1, 0", r, f, err)
+	}
+	if ok, _ := j.ClaimRestore(ctx, id, t0.Add(2*time.Hour)); ok {
+		t.Error("a restored row was claimed again")
+	}
 	fin := t0.Add(time.Minute)
 	if err := j.FinishRun(ctx, Run{ID: run, FinishedAt: &fin, Status: RunSucceeded, Planned: 1, Deleted: 1, APIRequests: 7}); err != nil {
 		t.Fatal(err)

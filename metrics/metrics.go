@@ -32,6 +32,7 @@ type Metrics struct {
 	Retries          prometheus.Counter
 	Restorable       prometheus.Gauge
 	EarliestDeadline prometheus.Gauge
+	JournalRestores  *prometheus.GaugeVec // result
 	ConfigReloads    *prometheus.CounterVec // result
 	BuildInfo        *prometheus.GaugeVec
 }
@@ -74,6 +75,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Deleted versions still inside GitHub's 30-day restore window."}),
 		EarliestDeadline: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_earliest_restore_deadline_timestamp_seconds",
 			Help: "Unix time the first restorable version leaves the restore window (0: none)."}),
+		JournalRestores: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_journal_restores",
+			Help: "Journaled deletions restored (result=restored) or whose last restore failed (result=failed), by any process."}, []string{"result"}),
 		ConfigReloads: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_config_reloads_total",
 			Help: "Config reloads by result (success, failure)."}, []string{"result"}),
 		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_build_info",

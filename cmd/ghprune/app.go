@@ -341,6 +341,13 @@ func (a *app) updateRestorable(ctx context.Context) {
 		return
 	}
 	a.metrics.ObserveRestorable(n, earliest)
+	restored, failed, err := a.journal.RestoreCounts(context.WithoutCancel(ctx))
+	if err != nil {
+		a.log.Warn("journal stats", zap.Error(err))
+		return
+	}
+	a.metrics.JournalRestores.WithLabelValues("restored").Set(float64(restored))
+	a.metrics.JournalRestores.WithLabelValues("failed").Set(float64(failed))
 }
 
 // output opens -o FILE or returns stdout.

@@ -100,8 +100,14 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		go d.sched.RunNow(ctx, jobs)
 	}
 
+	// The journal changes under other processes too (restore from kubectl
+	// exec): refresh its gauges every minute.
+	refresh := time.NewTicker(time.Minute)
+	defer refresh.Stop()
 	for {
 		select {
+		case <-refresh.C:
+			a.updateRestorable(ctx)
 		case <-ctx.Done():
 			log.Info("stopping: letting the run in progress finish its delete in flight")
 			done := d.sched.Stop()

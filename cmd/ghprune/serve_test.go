@@ -88,6 +88,7 @@ func TestServe_RunsPoliciesAndExportsMetrics(t *testing.T) {
 		`ghprune_last_success_timestamp_seconds{policy="libs"}`,
 		`ghprune_github_requests_total{code="204",operation="`,
 		`ghprune_journal_restorable_versions 1`,
+		`ghprune_journal_restores{result="restored"} 0`,
 		`ghprune_config_reloads_total{result="success"} 1`,
 		`ghprune_build_info{`,
 	} {
