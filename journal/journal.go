@@ -287,6 +287,7 @@ func (j *Journal) Complete(ctx context.Context, id int64, state, errMsg string, 
 type Filter struct {
 	RunID     int64
 	VersionID int64
+	Owner     string
 	Package   string
 	Tag       string
 	Version   string
@@ -310,6 +311,9 @@ func (j *Journal) Deletions(ctx context.Context, f Filter) ([]Deletion, error) {
 	}
 	if f.VersionID != 0 {
 		where, args = append(where, "version_id=?"), append(args, f.VersionID)
+	}
+	if f.Owner != "" {
+		where, args = append(where, "owner=?"), append(args, f.Owner)
 	}
 	if f.Package != "" {
 		where, args = append(where, "package=?"), append(args, f.Package)

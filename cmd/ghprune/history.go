@@ -32,6 +32,7 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	config := fs.String("config", policy.DefaultConfigFile, "config `file` (for state.path)")
 	runID := fs.Int64("run", 0, "show the deletions of run `ID`")
+	owner := fs.String("owner", "", "only versions of this `owner` (an organization or user)")
 	pkg := fs.String("package", "", "deletions of this `package`")
 	tag := fs.String("tag", "", "deletions of versions that had this `tag`")
 	restorable := fs.Bool("restorable", false, "only deletions still restorable")
@@ -46,7 +47,7 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	f := journal.Filter{RunID: *runID, Package: *pkg, Tag: *tag, Restorable: *restorable, Now: e.clock.Now()}
+	f := journal.Filter{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, Now: e.clock.Now()}
 	if *since != "" {
 		d, err := policy.ParseDuration(*since)
 		if err != nil {
@@ -60,7 +61,7 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	defer j.Close()
-	deletionsWanted := *runID != 0 || *pkg != "" || *tag != "" || *restorable || *since != ""
+	deletionsWanted := *runID != 0 || *owner != "" || *pkg != "" || *tag != "" || *restorable || *since != ""
 	if !deletionsWanted {
 		runs, err := j.Runs(ctx, *limit)
 		if err != nil {
@@ -72,9 +73,13 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 			return exitOK
 		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RUN\tKIND\tSTARTED\tSTATUS\tPOLICIES\tPLANNED\tDELETED\tFAILED\tSKIPPED\tRESTORED\tTRIGGER\tACTOR")
+		fmt.Fprintln(tw, "RUN\tKIND\tSTARTED\tFINISHED\tSTATUS\tPOLICIES\tPLANNED\tDELETED\tFAILED\tSKIPPED\tRESTORED\tTRIGGER\tACTOR")
 		for _, r := range runs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.RFC3339), r.Status,
+			fin := "-"
+			if r.FinishedAt != nil {
+				fin = r.FinishedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.RFC3339), fin, r.Status,
 				report.Escape(strings.Join(r.Policies, ",")), r.Planned, r.Deleted, r.Failed, r.Skipped, r.Restored, r.Trigger, report.Escape(r.Actor))
 		}
 		tw.Flush()

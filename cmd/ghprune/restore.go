@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,6 +20,7 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 	config := fs.String("config", policy.DefaultConfigFile, "config `file`")
 	runID := fs.Int64("run", 0, "restore every version run `ID` deleted")
 	versionID := fs.Int64("version-id", 0, "restore the version with GitHub id `N`")
+	owner := fs.String("owner", "", "only versions of this `owner` (an organization or user)")
 	pkg := fs.String("package", "", "restore versions of `package` (with -tag or -version)")
 	tag := fs.String("tag", "", "with -package: the version that had this `tag`")
 	version := fs.String("version", "", "with -package: the version `name` (digest for containers)")
@@ -33,7 +36,7 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	f := journal.Filter{RunID: *runID, VersionID: *versionID, Package: *pkg, Tag: *tag, Version: *version, States: []string{journal.StateDeleted}}
+	f := journal.Filter{RunID: *runID, VersionID: *versionID, Owner: *owner, Package: *pkg, Tag: *tag, Version: *version, States: []string{journal.StateDeleted}}
 	if *since != "" {
 		d, err := policy.ParseDuration(*since)
 		if err != nil {
@@ -72,6 +75,23 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitFailed
+	}
+	if *runID == 0 && *versionID == 0 && *owner == "" {
+		// -package or -since alone may match the same name under two owners:
+		// say so before restoring more than was meant.
+		owners := map[string]bool{}
+		for _, d := range rows {
+			owners[d.OwnerType+" "+d.Owner+"/"+d.PackageType] = true
+		}
+		if len(owners) > 1 && *pkg != "" {
+			var list []string
+			for o := range owners {
+				list = append(list, o)
+			}
+			sort.Strings(list)
+			fmt.Fprintf(e.stderr, "ghprune restore: package %q matches under %s: add -owner\n", report.Escape(*pkg), report.Escape(strings.Join(list, ", ")))
+			return exitUsage
+		}
 	}
 	var restoreRun int64
 	start := e.clock.Now()

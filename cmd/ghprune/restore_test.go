@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,26 @@ func TestRestore_ReusedNameReportedRestContinues(t *testing.T) {
 	h.run("restore", "-config", cfg, "-run", run, "-format", "json")
 	if got := h.restorePosts(); got != 1 {
 		t.Errorf("second restore sent %d, want 1 (only the failed one)", got)
+	}
+}
+
+// -package alone must not restore the same name under two owners.
+func TestRestore_AmbiguousPackageNeedsOwner(t *testing.T) {
+	h, cfg, _ := restoreRig(t)
+	h.sim.AddOrg("acme-labs", 101, "octo")
+	h.pkg("acme-labs", "npm", "lib", "private",
+		simulator.VersionSeed{Name: "1.0.2", CreatedAt: h.ago(90 * day)}, simulator.VersionSeed{Name: "9.0.0", CreatedAt: h.ago(day)})
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte("  - name: labs\n    mode: enforce\n    select: {owner: acme-labs, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")...), 0o600)
+	if code, _, stderr := h.run("apply", "-config", cfg, "-policy", "labs"); code != 0 {
+		t.Fatalf("apply labs: %d %s", code, stderr)
+	}
+	h.sim.ResetStats()
+	code, _, stderr := h.run("restore", "-config", cfg, "-package", "lib", "-version", "1.0.2")
+	if code != exitUsage || !strings.Contains(stderr, "add -owner") || h.restorePosts() != 0 {
+		t.Fatalf("ambiguous restore: exit %d, %d sent, %s", code, h.restorePosts(), stderr)
+	}
+	if code, out, _ := h.run("restore", "-config", cfg, "-owner", "acme-labs", "-package", "lib", "-version", "1.0.2", "-format", "table"); code != 0 || h.restorePosts() != 1 {
+		t.Errorf("restore with -owner: exit %d, %d sent\n%s", code, h.restorePosts(), out)
 	}
 }
