@@ -32,7 +32,7 @@ type Metrics struct {
 	Retries          prometheus.Counter
 	Restorable       prometheus.Gauge
 	EarliestDeadline prometheus.Gauge
-	JournalRestores  *prometheus.GaugeVec // result
+	JournalRestores  *prometheus.GaugeVec   // result
 	ConfigReloads    *prometheus.CounterVec // result
 	BuildInfo        *prometheus.GaugeVec
 }
