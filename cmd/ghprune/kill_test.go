@@ -55,12 +55,14 @@ type realRig struct {
 	dir     string
 	cfg     string
 	deletes atomic.Int32
-	onDel   func(n int32, w http.ResponseWriter, r *http.Request) bool // true: handled
 }
 
-func newRealRig(t *testing.T, versions int) *realRig {
+// newRealRig starts the rig; onDel is fixed before the server starts so the
+// handler reads it without a race.
+func newRealRig(t *testing.T, versions int, onDel func(rig *realRig, n int32, w http.ResponseWriter, r *http.Request) bool) *realRig {
 	t.Helper()
 	rig := &realRig{dir: t.TempDir()}
+	rig.cfg = filepath.Join(rig.dir, "ghprune.yaml") // before the server: its handler reads it
 	rig.sim = simulator.New(simulator.Options{PrimaryLimit: 5000})
 	rig.sim.AddToken(testToken, simulator.Token{Login: "octo", Scopes: []string{"read:packages", "write:packages", "delete:packages", "repo"}})
 	rig.sim.AddOrg("acme", 100, "octo")
@@ -73,8 +75,8 @@ func newRealRig(t *testing.T, versions int) *realRig {
 	c := now.Add(-time.Hour)
 	rig.sim.AddVersion("acme", "npm", "lib", simulator.VersionSeed{Name: "2.0.0", CreatedAt: c, UpdatedAt: c})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete && rig.onDel != nil {
-			if rig.onDel(rig.deletes.Add(1), w, r) {
+		if r.Method == http.MethodDelete && onDel != nil {
+			if onDel(rig, rig.deletes.Add(1), w, r) { // true: handled
 				return
 			}
 		}
@@ -82,7 +84,6 @@ func newRealRig(t *testing.T, versions int) *realRig {
 	}))
 	t.Cleanup(srv.Close)
 	rig.url = srv.URL
-	rig.cfg = filepath.Join(rig.dir, "ghprune.yaml")
 	body := fmt.Sprintf(`version: 1
 github: {api_url: %s}
 limits: {mutations_per_minute: 180}
@@ -128,9 +129,8 @@ func TestKill_ApplyAtRandomPoints_RestoreBringsEverythingBack(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		killAt, afterGitHub := int32(1+r.IntN(6)), r.IntN(2) == 0
 		t.Run(fmt.Sprintf("kill-%02d-at-delete-%d-after-%v", i, killAt, afterGitHub), func(t *testing.T) {
-			rig := newRealRig(t, 8)
 			var child atomic.Pointer[os.Process]
-			rig.onDel = func(n int32, w http.ResponseWriter, req *http.Request) bool {
+			rig := newRealRig(t, 8, func(rig *realRig, n int32, w http.ResponseWriter, req *http.Request) bool {
 				if n != killAt {
 					return false
 				}
@@ -141,7 +141,7 @@ func TestKill_ApplyAtRandomPoints_RestoreBringsEverythingBack(t *testing.T) {
 					p.Kill()
 				}
 				return true
-			}
+			})
 			cmd := childCmd(bin, "apply", "-config", rig.cfg, "-format", "json")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -177,19 +177,24 @@ func TestKill_HistoryFromSecondProcessDuringApply(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := ghpruneBinary(t)
-	rig := newRealRig(t, 8)
+	var mu sync.Mutex
 	var histOut []byte
 	var histErr error
-	rig.onDel = func(n int32, w http.ResponseWriter, req *http.Request) bool {
+	rig := newRealRig(t, 8, func(rig *realRig, n int32, w http.ResponseWriter, req *http.Request) bool {
 		if n == 4 { // apply is mid-run: run 1 is open, three deletes journaled
-			histOut, histErr = exec.Command(bin, "history", "-config", rig.cfg, "-run", "1", "-format", "json").CombinedOutput()
+			out, err := exec.Command(bin, "history", "-config", rig.cfg, "-run", "1", "-format", "json").CombinedOutput()
+			mu.Lock()
+			histOut, histErr = out, err
+			mu.Unlock()
 		}
 		return false
-	}
+	})
 	out, err := childCmd(bin, "apply", "-config", rig.cfg, "-format", "json").CombinedOutput()
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if histErr != nil {
 		t.Fatalf("history during apply: %v\n%s", histErr, histOut)
 	}
