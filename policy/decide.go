@@ -52,6 +52,10 @@ type Decision struct {
 	Action  Action
 	Rule    string
 	Reason  string
+	// Parent, on a deletion, is a deleted version that refers to this one
+	// (its index, or the subject it signs): it must be deleted first, and
+	// the two are deferred together.
+	Parent string
 }
 
 // Facts is what earlier runs learned and a decision must respect.
@@ -59,6 +63,12 @@ type Facts struct {
 	// DownloadLimited reports versions GitHub refused to delete because they
 	// are public with more than 5,000 downloads; they are kept without asking again.
 	DownloadLimited func(id int64) bool
+	// Manifests of a container package's versions by digest, for the graph
+	// step; nil skips it (other package types, or nothing to delete).
+	Manifests map[string]*Manifest
+	// Unreadable names a manifest that could not be read: the graph is
+	// unknown, so the whole package is kept this run (fail closed).
+	Unreadable string
 }
 
 // Decide returns a decision for every version of one package under p at now,
@@ -83,6 +93,9 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 	container := p.Select.IsContainer()
 	set := func(i int, a Action, rule, reason string) {
 		ds[i].Action, ds[i].Rule, ds[i].Reason = a, rule, reason
+		if a == Keep {
+			ds[i].Parent = ""
+		}
 		decided[i] = true
 	}
 
@@ -129,6 +142,24 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 		}
 	}
 
+	// 5. Graph: never break a multi-platform image or orphan a signature.
+	var byName map[string]int
+	var deps map[string][]string
+	if container && facts.Unreadable != "" {
+		for i := range ds {
+			if ds[i].Action == Delete {
+				set(i, Keep, RuleManifestUnreadable, "manifest "+short(facts.Unreadable)+" could not be read: the package is kept whole this run; was "+ds[i].Rule)
+			}
+		}
+	} else if container && facts.Manifests != nil {
+		byName = make(map[string]int, len(ds))
+		for i := range ds {
+			byName[ds[i].Version.Name] = i
+		}
+		deps = dependents(vs, facts.Manifests)
+		graph(ds, byName, deps, set)
+	}
+
 	// 6. Floors. vs is newest first, so the first candidates found are the newest.
 	if k := p.Protect.KeepAtLeast; k > 0 {
 		for i := 0; i < len(vs) && i < k; i++ {
@@ -157,6 +188,12 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 			"the newest tagged version would be the last tagged one: GitHub refuses to delete it")
 	}
 
+	if deps != nil {
+		// A floor may have rescued an index whose children were set to go:
+		// they stay with it.
+		keepClosure(ds, byName, deps, set)
+	}
+
 	// 7. Circuit breaker: a plan that deletes too large a share of a package
 	// more likely means a wrong rule than real garbage.
 	if pct := p.Limits.MaxDeletePercent; pct > 0 && len(vs) > 0 {
@@ -181,17 +218,12 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 
 // ApplyRunLimit caps the deletions of one policy run at max (0 = no cap)
 // across all its packages: the oldest candidates go first and the rest are
-// kept as deferred, to be deleted by a later run.
+// kept as deferred, to be deleted by a later run. A deletion and the
+// deletions whose Parent it is form one unit, admitted or deferred whole:
+// a child deleted while its index stays would break the image.
 func ApplyRunLimit(plans [][]Decision, max int) {
 	if max <= 0 {
 		return
-	}
-	// Sort small keys, not Versions: this runs over a whole policy's
-	// candidates (a million versions in the benchmark).
-	type ref struct {
-		at   int64
-		id   int64
-		p, i int32
 	}
 	n := 0
 	for _, ds := range plans {
@@ -204,27 +236,64 @@ func ApplyRunLimit(plans [][]Decision, max int) {
 	if n <= max {
 		return
 	}
-	cands := make([]ref, 0, n)
+	// Sort small keys, not Versions: this runs over a whole policy's
+	// candidates (a million versions in the benchmark).
+	type unit struct {
+		at, id  int64
+		p, root int32
+	}
+	type rootKey struct{ p, root int32 }
+	units := make([]unit, 0, n)
+	children := map[rootKey][]int32{} // the members of a unit besides its root; most units have none
 	for p, ds := range plans {
+		var names map[string]int32
 		for i, d := range ds {
-			if d.Action == Delete {
-				cands = append(cands, ref{d.Version.CreatedAt.UnixNano(), d.Version.ID, int32(p), int32(i)})
+			if d.Action != Delete {
+				continue
 			}
+			root := int32(i)
+			if d.Parent != "" {
+				if names == nil {
+					names = make(map[string]int32, len(ds))
+					for j := range ds {
+						names[ds[j].Version.Name] = int32(j)
+					}
+				}
+				for steps := 0; steps < 64 && ds[root].Parent != ""; steps++ {
+					j, ok := names[ds[root].Parent]
+					if !ok || ds[j].Action != Delete {
+						break
+					}
+					root = j
+				}
+			}
+			if root != int32(i) {
+				k := rootKey{int32(p), root}
+				children[k] = append(children[k], int32(i))
+				continue
+			}
+			units = append(units, unit{at: d.Version.CreatedAt.UnixNano(), id: d.Version.ID, p: int32(p), root: root})
 		}
 	}
-	if len(cands) <= max {
-		return
-	}
-	slices.SortFunc(cands, func(a, b ref) int {
+	slices.SortFunc(units, func(a, b unit) int {
 		if c := cmp.Compare(a.at, b.at); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	reason := fmt.Sprintf("over limits.max_deletes_per_run %d: deferred to a later run (oldest are deleted first)", max)
-	for _, c := range cands[max:] {
-		d := &plans[c.p][c.i]
-		d.Action, d.Rule, d.Reason = Keep, RuleDeferred, reason
+	reason := "over limits.max_deletes_per_run " + strconv.Itoa(max) + ": deferred to a later run (oldest are deleted first)"
+	admitted := 0
+	for _, u := range units {
+		kids := children[rootKey{u.p, u.root}]
+		if admitted+1+len(kids) <= max {
+			admitted += 1 + len(kids)
+			continue
+		}
+		admitted = max // oldest first: nothing younger jumps the queue
+		for _, i := range append(kids, u.root) {
+			d := &plans[u.p][i]
+			d.Action, d.Rule, d.Reason, d.Parent = Keep, RuleDeferred, reason, ""
+		}
 	}
 }
 
