@@ -90,8 +90,9 @@ func (e *Executor) log() *zap.Logger {
 }
 
 type task struct {
-	pkg *report.Package
-	d   *report.Decision
+	pkg   *report.Package
+	d     *report.Decision
+	depth int // 0 for a version no deleted version refers to; parents go first
 }
 
 // Execute deletes every version pr plans to delete, oldest first, recording
@@ -102,15 +103,30 @@ type task struct {
 func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) error {
 	var tasks []task
 	for _, pkg := range pr.Packages {
+		parent := map[string]string{}
+		for _, d := range pkg.Decisions {
+			if d.Action == "delete" && d.Parent != "" {
+				parent[d.Version] = d.Parent
+			}
+		}
 		for _, d := range pkg.Decisions {
 			if d.Action == "delete" {
-				tasks = append(tasks, task{pkg, d})
+				depth := 0
+				for v := d.Version; parent[v] != "" && depth < 64; v = parent[v] {
+					depth++
+				}
+				tasks = append(tasks, task{pkg, d, depth})
 			}
 		}
 	}
-	// Oldest first: when a run is cut short, what survives is the newer half.
+	// Parents before children, so an interrupted run leaves only orphans and
+	// never an index pointing at deleted manifests; then oldest first, so
+	// what survives a cut-short run is the newer part.
 	sort.SliceStable(tasks, func(i, j int) bool {
 		a, b := tasks[i].d, tasks[j].d
+		if tasks[i].depth != tasks[j].depth {
+			return tasks[i].depth < tasks[j].depth
+		}
 		if !a.CreatedAt.Equal(b.CreatedAt) {
 			return a.CreatedAt.Before(b.CreatedAt)
 		}

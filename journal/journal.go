@@ -91,6 +91,12 @@ CREATE TABLE IF NOT EXISTS deletions (
 CREATE INDEX IF NOT EXISTS deletions_run ON deletions(run_id);
 CREATE INDEX IF NOT EXISTS deletions_pkg ON deletions(package_type, package);
 CREATE INDEX IF NOT EXISTS deletions_state ON deletions(state, restorable_until);
+CREATE TABLE IF NOT EXISTS manifests (
+	digest     TEXT PRIMARY KEY,
+	media_type TEXT NOT NULL,
+	body       BLOB NOT NULL,
+	fetched_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS refusals (
 	owner_type   TEXT NOT NULL,
 	owner        TEXT NOT NULL,
@@ -477,6 +483,30 @@ func (j *Journal) RestorableStats(ctx context.Context, now time.Time) (int, time
 		t = *p
 	}
 	return n, t, nil
+}
+
+// Manifest returns a cached manifest by digest. Digests are immutable, so a
+// manifest read once is never fetched again: for a public image every fetch
+// counts as a download on GitHub.
+func (j *Journal) Manifest(ctx context.Context, digest string) (mediaType string, body []byte, ok bool, err error) {
+	err = j.db.QueryRowContext(ctx, `SELECT media_type, body FROM manifests WHERE digest=?`, digest).Scan(&mediaType, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("read cached manifest %s: %w", digest, err)
+	}
+	return mediaType, body, true, nil
+}
+
+// PutManifest caches a manifest the caller verified against its digest.
+func (j *Journal) PutManifest(ctx context.Context, digest, mediaType string, body []byte, at time.Time) error {
+	_, err := j.db.ExecContext(ctx, `INSERT OR IGNORE INTO manifests (digest, media_type, body, fetched_at) VALUES (?,?,?,?)`,
+		digest, mediaType, body, fmtTime(at))
+	if err != nil {
+		return fmt.Errorf("cache manifest %s: %w", digest, err)
+	}
+	return nil
 }
 
 // RestoreCounts counts journaled restores: versions restored, and versions

@@ -21,6 +21,7 @@ type Metrics struct {
 	VersionsScanned  *prometheus.CounterVec   // policy
 	VersionsPlanned  *prometheus.CounterVec   // policy
 	VersionsDeleted  *prometheus.CounterVec   // policy
+	FreedBytes       *prometheus.CounterVec   // policy
 	VersionsSkipped  *prometheus.CounterVec   // policy, reason
 	VersionsFailed   *prometheus.CounterVec   // policy, reason
 	Restores         *prometheus.CounterVec   // result
@@ -51,6 +52,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Package versions listed and decided."}, []string{"policy"}),
 		VersionsPlanned: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_planned_for_deletion_total",
 			Help: "Versions a plan decided to delete."}, []string{"policy"}),
+		FreedBytes: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_planned_freed_bytes_total",
+			Help: "Bytes the planned deletions would free (blobs no kept manifest uses), summed over runs."}, []string{"policy"}),
 		VersionsDeleted: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_deleted_total",
 			Help: "Versions deleted."}, []string{"policy"}),
 		VersionsSkipped: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_skipped_total",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/registry"
 	"github.com/ghprune/ghprune/report"
 )
 
@@ -29,11 +30,28 @@ type Facts interface {
 	Refused(ctx context.Context, ownerType, owner, packageType, pkg, reason string) (map[int64]bool, error)
 }
 
+// Registry reads container manifests.
+type Registry interface {
+	Fetch(ctx context.Context, repo, digest string) (*registry.Manifest, error)
+}
+
+// ManifestCache keeps manifests by digest across runs (the journal).
+type ManifestCache interface {
+	Manifest(ctx context.Context, digest string) (mediaType string, body []byte, ok bool, err error)
+	PutManifest(ctx context.Context, digest, mediaType string, body []byte, at time.Time) error
+}
+
 // Planner plans policies.
 type Planner struct {
 	Client Client
 	Facts  Facts // nil: nothing remembered
 	Logger *zap.Logger
+	// Registry reads manifests of container packages; nil keeps every
+	// container package whole whenever it has something to delete (the
+	// graph is unknown: fail closed).
+	Registry Registry
+	// Cache, when set, keeps manifests by digest across runs.
+	Cache ManifestCache
 	// Budget, when set, is asked before each package is listed; an error
 	// (the run's share of the rate limit is spent) leaves the remaining
 	// packages unplanned, so nothing in them is deleted.
@@ -91,8 +109,9 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 			log.Warn("package not planned", zap.String("package", pkg.Name), zap.Error(err))
 			continue
 		}
-		rp.VersionsTotal = len(ds)
-		plans = append(plans, ds)
+		rp.VersionsTotal = len(ds.decisions)
+		rp.FreedBytes = ds.freed
+		plans = append(plans, ds.decisions)
 		planned = append(planned, rp)
 	}
 	policy.ApplyRunLimit(plans, pol.Limits.MaxDeletesPerRun)
@@ -102,22 +121,116 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 	return out, nil
 }
 
-func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Decision, error) {
+type decided struct {
+	decisions []policy.Decision
+	freed     int64
+}
+
+func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) (decided, error) {
 	in, facts, err := p.versions(ctx, pol, owner, pkg.Name)
+	if err != nil {
+		return decided{}, err
+	}
+	ds := pol.Decide(in, now, facts)
+	if !pol.Select.IsContainer() || !anyDelete(ds) {
+		return decided{decisions: ds}, nil
+	}
+	// Something would be deleted from a container package: learn its
+	// manifest graph, then decide again with it (step 5).
+	if err := p.graphFacts(ctx, pol, pkg.Name, in, &facts); err != nil {
+		return decided{}, err
+	}
+	ds = pol.Decide(in, now, facts)
+	return decided{decisions: ds, freed: policy.FreedBytes(ds, facts.Manifests)}, nil
+}
+
+func anyDelete(ds []policy.Decision) bool {
+	for _, d := range ds {
+		if d.Action == policy.Delete {
+			return true
+		}
+	}
+	return false
+}
+
+// graphFacts reads the manifests of a container package's versions, from
+// the cache when it has them. Any manifest that cannot be read sets
+// facts.Unreadable, which keeps the whole package this run.
+func (p *Planner) graphFacts(ctx context.Context, pol *policy.Policy, name string, vs []policy.Version, facts *policy.Facts) error {
+	if p.Registry == nil {
+		facts.Unreadable = "(no registry configured)"
+		return nil
+	}
+	repo := registry.Repository(pol.Select.Owner, name)
+	ms := make(map[string]*policy.Manifest, len(vs))
+	for _, v := range vs {
+		m, err := p.manifest(ctx, repo, v.Name)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			p.log().Warn("manifest unreadable: package kept whole", zap.String("package", name), zap.String("digest", v.Name), zap.Error(err))
+			facts.Unreadable = v.Name
+			return nil
+		}
+		ms[v.Name] = &policy.Manifest{Children: m.Children, Subject: m.Subject, Blobs: m.Blobs}
+	}
+	facts.Manifests = ms
+	return nil
+}
+
+// manifest reads one manifest, from the cache when it can: digests are
+// immutable, and for a public image every fetch counts as a download.
+func (p *Planner) manifest(ctx context.Context, repo, digest string) (*registry.Manifest, error) {
+	if !strings.HasPrefix(digest, "sha256:") {
+		return nil, fmt.Errorf("version name %q is not a manifest digest", digest)
+	}
+	if p.Cache != nil {
+		mt, body, ok, err := p.Cache.Manifest(ctx, digest)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m, err := registry.Parse(mt, body)
+			if err == nil {
+				m.Digest = digest
+				return m, nil
+			}
+		}
+	}
+	m, err := p.Registry.Fetch(ctx, repo, digest)
 	if err != nil {
 		return nil, err
 	}
-	return pol.Decide(in, now, facts), nil
+	if p.Cache != nil {
+		if err := p.Cache.PutManifest(ctx, digest, m.MediaType, m.Raw, time.Now()); err != nil {
+			p.log().Warn("manifest not cached", zap.Error(err))
+		}
+	}
+	return m, nil
 }
 
-// Versions lists one package of pol's owner and what the journal knows of
-// it: the input of policy.Decide and policy.Explain.
-func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string) ([]policy.Version, policy.Facts, error) {
+func (p *Planner) log() *zap.Logger {
+	if p.Logger == nil {
+		return zap.NewNop()
+	}
+	return p.Logger
+}
+
+// Versions lists one package of pol's owner with what decisions need to
+// know of it (the journal's refusals; for a container package with
+// something to delete, its manifests): the input of policy.Explain.
+func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string, now time.Time) ([]policy.Version, policy.Facts, error) {
 	owner, err := p.owner(ctx, pol.Select)
 	if err != nil {
 		return nil, policy.Facts{}, err
 	}
-	return p.versions(ctx, pol, owner, name)
+	vs, facts, err := p.versions(ctx, pol, owner, name)
+	if err != nil || !pol.Select.IsContainer() || !anyDelete(pol.Decide(vs, now, facts)) {
+		return vs, facts, err
+	}
+	err = p.graphFacts(ctx, pol, name, vs, &facts)
+	return vs, facts, err
 }
 
 func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string) ([]policy.Version, policy.Facts, error) {
@@ -185,7 +298,7 @@ func toReport(ds []policy.Decision) []*report.Decision {
 		out[i] = &report.Decision{
 			VersionID: d.Version.ID, Version: d.Version.Name, Tags: tags,
 			CreatedAt: d.Version.CreatedAt, UpdatedAt: d.Version.UpdatedAt,
-			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason,
+			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason, Parent: d.Parent,
 		}
 	}
 	return out

@@ -72,6 +72,20 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 		}
 	}
 	add("no-rule", final.Rule == RuleNoRule, "kept when no keep or delete rule matches", RuleNoRule)
+	graphDetail := "not a container package, or nothing to delete: manifests not read"
+	switch {
+	case facts.Unreadable != "":
+		graphDetail = "manifest " + short(facts.Unreadable) + " could not be read: the package is kept whole"
+	case facts.Manifests != nil:
+		graphDetail = "manifests read: a version a kept one refers to is kept; one only deleted versions refer to goes with them"
+	}
+	graphRule := final.Rule
+	if !strings.HasPrefix(graphRule, RuleReferencedBy) && !strings.HasPrefix(graphRule, RuleOrphanedBy) && graphRule != RuleManifestUnreadable {
+		graphRule = "-"
+	} else {
+		graphDetail = final.Reason
+	}
+	add("graph", graphRule != "-", graphDetail, graphRule)
 	rank := indexOf(vs, v.ID) + 1
 	add("floor.keep_at_least", final.Rule == RuleProtectedKeepLeast,
 		fmt.Sprintf("newest-first rank %d of %d; keep_at_least %d", rank, len(vs), p.Protect.KeepAtLeast), RuleProtectedKeepLeast)

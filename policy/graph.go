@@ -73,7 +73,7 @@ func graph(ds []Decision, byName map[string]int, deps map[string][]string, set f
 				ds[c].Parent = ds[p].Version.Name
 			case ds[c].Rule == RuleNoRule && !referenced[c]:
 				parent := ds[p].Version.Name
-				set(c, Delete, RuleOrphanedBy+":"+parent, "deleted with "+short(parent)+", the only version referring to it ("+ds[p].Rule+")")
+				set(c, Delete, RuleOrphanedBy+":"+parent, "belongs to "+short(parent)+", which is deleted ("+ds[p].Rule+"), and no kept version refers to it")
 				ds[c].Parent = parent
 				queue = append(queue, c)
 			}

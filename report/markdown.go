@@ -25,17 +25,24 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 	if r.RunID != nil {
 		fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", s.Deleted, s.Failed, s.Skipped)
 	}
+	if s.FreedBytes > 0 {
+		fmt.Fprintf(bw, "; frees ~%s", HumanBytes(s.FreedBytes))
+	}
 	fmt.Fprintf(bw, "; %d API requests.\n\n", s.APIRequests)
-	fmt.Fprintln(bw, "| policy | package | type | versions | delete | keep | deleted | failed | skipped |")
-	fmt.Fprintln(bw, "|---|---|---|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(bw, "| policy | package | type | versions | delete | keep | frees | deleted | failed | skipped |")
+	fmt.Fprintln(bw, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, p := range r.Policies {
 		if p.Error != "" && len(p.Packages) == 0 {
-			fmt.Fprintf(bw, "| %s | error: %s | | | | | | | |\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
+			fmt.Fprintf(bw, "| %s | error: %s | | | | | | | | |\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
 		}
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
-			fmt.Fprintf(bw, "| %s | %s/%s | %s | %d | %d | %d | %d | %d | %d |\n", MarkdownEscape(p.Policy),
-				MarkdownEscape(pkg.Owner), MarkdownEscape(pkg.Package), pkg.PackageType, c.VersionsScanned, c.Delete, c.Keep, c.Deleted, c.Failed, c.Skipped)
+			frees := "–"
+			if pkg.FreedBytes > 0 {
+				frees = HumanBytes(pkg.FreedBytes)
+			}
+			fmt.Fprintf(bw, "| %s | %s/%s | %s | %d | %d | %d | %s | %d | %d | %d |\n", MarkdownEscape(p.Policy),
+				MarkdownEscape(pkg.Owner), MarkdownEscape(pkg.Package), pkg.PackageType, c.VersionsScanned, c.Delete, c.Keep, frees, c.Deleted, c.Failed, c.Skipped)
 		}
 	}
 	for _, p := range r.Policies {
@@ -63,7 +70,7 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 			for _, d := range rows {
 				action, reason := d.shown()
 				fmt.Fprintf(bw, "| %s | %d | %s | %s | %s | %s | %s |\n", action, d.VersionID, MarkdownEscape(ShortVersion(d.Version)),
-					MarkdownEscape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(d.Rule), MarkdownEscape(reason))
+					MarkdownEscape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), MarkdownEscape(ShortDigests(d.Rule)), MarkdownEscape(ShortDigests(reason)))
 			}
 			if hidden > 0 {
 				fmt.Fprintf(bw, "\n… and %d more (the JSON report lists every decision).\n", hidden)

@@ -47,6 +47,9 @@ type Package struct {
 	Visibility    string      `json:"visibility"`
 	VersionsTotal int         `json:"versions_total"`
 	Decisions     []*Decision `json:"decisions"`
+	// FreedBytes estimates what the planned deletions free: the blobs of
+	// deleted manifests that no kept manifest uses (container packages).
+	FreedBytes int64 `json:"freed_bytes"`
 	// Error says why the package could not be planned; it then has no
 	// decisions and nothing in it is touched.
 	Error string `json:"error,omitempty"`
@@ -57,14 +60,17 @@ type Package struct {
 
 // Decision is one version's verdict, and after apply what became of it.
 type Decision struct {
-	VersionID       int64      `json:"version_id"`
-	Version         string     `json:"version"`
-	Tags            []string   `json:"tags"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
-	Action          string     `json:"action"`
-	Rule            string     `json:"rule"`
-	Reason          string     `json:"reason"`
+	VersionID int64     `json:"version_id"`
+	Version   string    `json:"version"`
+	Tags      []string  `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Action    string    `json:"action"`
+	Rule      string    `json:"rule"`
+	Reason    string    `json:"reason"`
+	// Parent is the deleted version that refers to this one (its index, or
+	// the image it signs); it is deleted first.
+	Parent          string     `json:"parent,omitempty"`
 	Outcome         string     `json:"outcome,omitempty"`
 	Error           string     `json:"error,omitempty"`
 	RestorableUntil *time.Time `json:"restorable_until,omitempty"`
@@ -79,12 +85,14 @@ type Summary struct {
 	Failed          int   `json:"failed"`
 	Skipped         int   `json:"skipped"`
 	Deferred        int   `json:"deferred"`
+	FreedBytes      int64 `json:"freed_bytes"`
 	APIRequests     int64 `json:"api_requests"`
+	ManifestFetches int64 `json:"manifest_fetches"`
 }
 
 // Summarize recounts r.Summary from its decisions (APIRequests is kept).
 func (r *Report) Summarize() {
-	s := Summary{APIRequests: r.Summary.APIRequests}
+	s := Summary{APIRequests: r.Summary.APIRequests, ManifestFetches: r.Summary.ManifestFetches}
 	for _, p := range r.Policies {
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
@@ -95,6 +103,7 @@ func (r *Report) Summarize() {
 			s.Failed += c.Failed
 			s.Skipped += c.Skipped
 			s.Deferred += c.Deferred
+			s.FreedBytes += pkg.FreedBytes
 		}
 	}
 	r.Summary = s

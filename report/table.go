@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -56,6 +57,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			fmt.Fprintf(bw, "  %s %s/%s (%s%s): %d versions, %s, %d keep",
 				pkg.OwnerType, Escape(pkg.Owner), Escape(pkg.Package), pkg.PackageType, vis,
 				c.VersionsScanned, paint(ansiRed, fmt.Sprintf("%d delete", c.Delete)), c.Keep)
+			if pkg.FreedBytes > 0 {
+				fmt.Fprintf(bw, ", frees ~%s", HumanBytes(pkg.FreedBytes))
+			}
 			if c.Deleted+c.Failed+c.Skipped > 0 {
 				fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", c.Deleted, c.Failed, c.Skipped)
 			}
@@ -71,7 +75,7 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 					action = paint(ansiGreen, action)
 				}
 				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(ShortVersion(d.Version)),
-					Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(reason))
+					Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(ShortDigests(reason)))
 			}
 			tw.Flush()
 			if hidden > 0 {
@@ -89,6 +93,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	fmt.Fprintf(bw, "%s %d versions scanned: %d keep, %d delete", paint(ansiBold, "summary:"), s.VersionsScanned, s.Keep, s.Delete)
 	if s.Deferred > 0 {
 		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
+	}
+	if s.FreedBytes > 0 {
+		fmt.Fprintf(bw, ", frees ~%s", HumanBytes(s.FreedBytes))
 	}
 	if r.RunID != nil {
 		fmt.Fprintf(bw, "; run %d: %d deleted, %d failed, %d skipped", *r.RunID, s.Deleted, s.Failed, s.Skipped)
@@ -147,9 +154,35 @@ func keptByRule(p *Package) string {
 	})
 	parts := make([]string, len(rules))
 	for i, r := range rules {
-		parts[i] = fmt.Sprintf("%d %s", counts[r], Escape(r))
+		parts[i] = fmt.Sprintf("%d %s", counts[r], Escape(ShortDigests(r)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// HumanBytes formats n in binary units: 1.5 GiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// longDigest matches a full sha256 digest or cosign tag hex, shortened for
+// display (the JSON report keeps them whole).
+var longDigest = regexp.MustCompile(`(sha256[:-])([0-9a-f]{12})[0-9a-f]{52}`)
+
+// ShortDigests shortens every full digest in s to 12 hex digits.
+func ShortDigests(s string) string {
+	if !strings.Contains(s, "sha256") {
+		return s
+	}
+	return longDigest.ReplaceAllString(s, "${1}${2}")
 }
 
 // TagList joins tags with commas, or "-" for none.
@@ -157,7 +190,7 @@ func TagList(tags []string) string {
 	if len(tags) == 0 {
 		return "-"
 	}
-	return strings.Join(tags, ",")
+	return ShortDigests(strings.Join(tags, ","))
 }
 
 // ShortVersion shortens a manifest digest to what people recognize.

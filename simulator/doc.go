@@ -10,6 +10,20 @@
 // comes from Options.Clock, so a test advances a clock.Fake instead of
 // sleeping.
 //
+// # The container registry
+//
+// The same handler also serves the part of ghcr.io's OCI distribution API
+// that reads manifests, consistent with the container (and docker) packages:
+// GET /token (basic auth with a known API token as password, or anonymous)
+// hands out an opaque bearer token scoped by repository:OWNER/NAME:pull;
+// GET /v2/ challenges for it; GET and HEAD /v2/OWNER/NAME/manifests/REF
+// serve the manifest of an active version by digest or tag, with its exact
+// bytes, Content-Type and Docker-Content-Digest; DELETE answers 405. A
+// version has a manifest only when seeded with one (VersionSeed.Manifest),
+// and its name is then the manifest's Digest; oci.go builds manifests,
+// indexes and referrers for tests. Registry requests skip the API's rate
+// limits and X-GitHub-Api-Version, but faults apply to them.
+//
 // # Modelled where GitHub is undocumented
 //
 //   - Restoring a version deleted more than 30 days ago, an active version or
@@ -32,6 +46,16 @@
 //     the primary limit.
 //   - GET answers carry Cache-Control "private, max-age=60, s-maxage=60" as
 //     GitHub's do: an RFC 9111 client cache will reuse a list for a minute.
+//   - The registry issues a token for any scope; pulling is then refused
+//     with 403 DENIED unless the token was scoped to the repository and may
+//     read it: public packages anyone, others a classic token with
+//     read:packages that reads the package through the API. A package that
+//     does not exist is refused the same way. Fine-grained tokens cannot log
+//     in (401). Tokens never expire.
+//   - An index or Docker manifest list is 404 MANIFEST_UNKNOWN to a request
+//     whose Accept does not list its media type (observed); an image
+//     manifest is served whatever the Accept. Every GET (not HEAD) of a
+//     public package's manifest adds a download.
 //
 // # Fixture format
 //
@@ -71,5 +95,8 @@
 //	        deleted_age: 3d       # or deleted_at: seeded as deleted 3 days ago
 //
 // updated_at / updated_age are also accepted (default: the creation time).
+// A container or docker version may carry manifest: (the manifest as text;
+// the name may then be omitted and must otherwise be its digest) and
+// media_type: (when not the manifest's own mediaType field).
 // Ages are relative to the server clock's now when Seed runs.
 package simulator

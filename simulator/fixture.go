@@ -73,9 +73,14 @@ type FixtureVersion struct {
 	DeletedAt  time.Time `yaml:"deleted_at"`
 	DeletedAge string    `yaml:"deleted_age"`
 	Downloads  int       `yaml:"downloads"`
+	// Manifest is the manifest the registry serves, as text (see
+	// VersionSeed.Manifest); MediaType its Content-Type when it is not the
+	// manifest's own mediaType field. Name may then be omitted.
+	Manifest  string `yaml:"manifest"`
+	MediaType string `yaml:"media_type"`
 	// Repeat makes this many versions; the i-th (from 1) is Every*(Repeat-i)
 	// older than the given time, so the highest i is the newest, and "{i}" in
-	// Name and Tags is replaced by i.
+	// Name, Tags and Manifest is replaced by i.
 	Repeat int    `yaml:"repeat"`
 	Every  string `yaml:"every"`
 }
@@ -159,6 +164,16 @@ func (f *Fixture) validate() error {
 			checkTime(bad, vp, "deleted_at", "deleted_age", v.DeletedAt, v.DeletedAge)
 			if v.Downloads < 0 {
 				bad(vp+".downloads", "negative")
+			}
+			switch {
+			case v.Manifest != "" && !digest:
+				bad(vp+".manifest", "only container and docker versions have one")
+			case v.Manifest == "" && v.MediaType != "":
+				bad(vp+".media_type", "needs a manifest")
+			case v.Manifest != "" && v.Repeat > 1 && !strings.Contains(v.Manifest, "{i}"):
+				bad(vp+".manifest", "must contain {i} with repeat, or versions would share a digest")
+			case v.Manifest != "" && v.Repeat <= 1 && v.Name != "" && v.Name != Digest([]byte(v.Manifest)):
+				bad(vp+".name", "is not the manifest's digest %s", Digest([]byte(v.Manifest)))
 			}
 			switch {
 			case v.Repeat < 0:
@@ -320,9 +335,14 @@ func expandVersions(now time.Time, pkgPath string, vs []FixtureVersion) ([]seedV
 			sv := seedVersion{path: path, VersionSeed: VersionSeed{
 				Tags: make([]string, 0, len(v.Tags)), CreatedAt: created.Add(-shift), Downloads: v.Downloads,
 			}}
-			sv.Name = v.Name
+			sv.Name, sv.MediaType = v.Name, v.MediaType
+			manifest := v.Manifest
 			if n > 1 {
 				sv.Name = strings.ReplaceAll(v.Name, "{i}", strconv.Itoa(i))
+				manifest = strings.ReplaceAll(manifest, "{i}", strconv.Itoa(i))
+			}
+			if manifest != "" {
+				sv.Manifest = []byte(manifest)
 			}
 			for _, t := range v.Tags {
 				if n > 1 {

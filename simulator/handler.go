@@ -218,6 +218,9 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// head answers a HEAD: every header, Content-Length included, as for a
+	// GET, and no body.
+	head bool
 }
 
 func (r *response) json(status int, v any) {
@@ -250,28 +253,42 @@ func (r *response) write(w http.ResponseWriter) {
 		h.Set("Content-Length", strconv.Itoa(len(r.body)))
 	}
 	w.WriteHeader(r.status)
-	if len(r.body) > 0 {
+	if len(r.body) > 0 && !r.head {
 		_, _ = w.Write(r.body) // the client hung up; nothing to do
 	}
 }
 
-// ServeHTTP answers one API request.
+// ServeHTTP answers one API or registry request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := parseRoute(r.Method, r.URL.EscapedPath())
+	// The registry's paths (/token, /v2/…) are none of the API's, so one
+	// handler (one httptest URL) can serve both, though GitHub uses two hosts.
+	reg, isRegistry := parseRegistryRoute(r.Method, r.URL.EscapedPath())
+	var rt route
+	op := reg.op
+	if !isRegistry {
+		rt = parseRoute(r.Method, r.URL.EscapedPath())
+		op = rt.op
+	}
 	if f, ok := s.takeFault(r); ok {
 		if f.Delay > 0 {
 			// Sleep without the lock: other requests go on meanwhile.
 			if err := s.clock.Sleep(r.Context(), f.Delay); err != nil {
 				s.mu.Lock()
-				s.record(rt.op, 0) // the client gave up; nothing is answered
+				s.record(op, 0) // the client gave up; nothing is answered
 				s.mu.Unlock()
 				return
 			}
 		}
 		if f.Status != 0 {
-			s.faultResponse(rt, f).write(w)
+			resp := s.faultResponse(op, f)
+			resp.head = r.Method == http.MethodHead
+			resp.write(w)
 			return
 		}
+	}
+	if isRegistry {
+		s.handleRegistry(r, reg).write(w)
+		return
 	}
 	s.handle(r, rt).write(w)
 }
@@ -312,7 +329,7 @@ const unicornPage = `<!DOCTYPE html>
 </html>
 `
 
-func (s *Server) faultResponse(rt route, f Fault) *response {
+func (s *Server) faultResponse(op string, f Fault) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	resp := &response{status: f.Status, header: http.Header{}}
@@ -327,7 +344,7 @@ func (s *Server) faultResponse(rt route, f Fault) *response {
 		resp.header.Set("Content-Type", "text/html; charset=utf-8")
 	}
 	resp.body = []byte(body)
-	s.record(rt.op, f.Status)
+	s.record(op, f.Status)
 	return resp
 }
 

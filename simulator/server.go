@@ -66,8 +66,9 @@ type PackageSeed struct {
 // VersionSeed describes a package version to create with AddVersion.
 type VersionSeed struct {
 	// Name is the version string, or for containers the manifest digest; empty
-	// is allowed for container and docker packages only, and then a digest
-	// derived from the version id is made up.
+	// is allowed for container and docker packages only, and then it is
+	// Digest(Manifest), or without a Manifest a digest derived from the
+	// version id is made up.
 	Name string
 	// Tags are the container (or docker) tags; empty means untagged.
 	Tags []string
@@ -76,8 +77,17 @@ type VersionSeed struct {
 	// UpdatedAt zero means CreatedAt.
 	UpdatedAt time.Time
 	// Downloads is what the 5000-downloads rule of public packages looks at;
-	// the REST API never shows it.
+	// the REST API never shows it. Registry GETs of a public manifest add to it.
 	Downloads int
+	// Manifest is what the registry serves for a container or docker version
+	// (other types may not have one); Name must then be Digest(Manifest).
+	// Nil means no manifest: the registry answers MANIFEST_UNKNOWN, as for a
+	// broken image whose manifest is gone.
+	Manifest []byte
+	// MediaType is the manifest's Content-Type; empty means the manifest's own
+	// "mediaType" field, else an OCI index if it lists "manifests", else
+	// MediaOCIManifest. It needs a Manifest.
+	MediaType string
 }
 
 // VersionState is the simulator's view of one version, for tests to inspect
@@ -101,7 +111,9 @@ type Stats struct {
 	// ByOp counts requests by operation. Keys: "GET /user", "GET packages",
 	// "GET package", "DELETE package", "POST package/restore", "GET versions",
 	// "GET version", "DELETE version", "POST version/restore",
-	// "GET docker/conflicts", and "other" for requests that match no route.
+	// "GET docker/conflicts"; for the registry "GET token", "GET /v2/",
+	// "GET manifest", "HEAD manifest", "DELETE manifest"; and "other" for
+	// requests that match no route.
 	ByOp map[string]int
 	// ByStatus counts answers by HTTP status.
 	ByStatus map[int]int
@@ -115,6 +127,13 @@ type Stats struct {
 	RateLimited int
 	// SecondaryLimited counts refusals by the secondary limit.
 	SecondaryLimited int
+	// ManifestFetches counts registry manifest GETs answered 200 (not HEADs),
+	// so a test can tell how much of the registry a plan read.
+	ManifestFetches int
+	// ManifestFetchesByDigest counts the same by the digest served, to show
+	// that no manifest was read twice; nil before the first (so that a test
+	// comparing Stats of an API-only run need not mention it).
+	ManifestFetchesByDigest map[string]int
 }
 
 // Fault makes matching requests fail (or wait) before normal handling, to
@@ -140,8 +159,9 @@ type Fault struct {
 	Skip int
 }
 
-// Server is an in-process fake of the GitHub Packages REST API. It implements
-// http.Handler and is safe for concurrent use.
+// Server is an in-process fake of the GitHub Packages REST API and of the
+// manifest reads of its container registry. It implements http.Handler and
+// is safe for concurrent use.
 type Server struct {
 	clock clock.Clock
 	opts  Options
@@ -158,6 +178,9 @@ type Server struct {
 	requestSeq  uint64
 	stats       Stats
 	faults      []*faultState
+	// registryTokens are the bearer tokens GET /token handed out, by secret.
+	// They never expire: a test's registry reads are short.
+	registryTokens map[string]*registryToken
 }
 
 type tokenState struct {
@@ -209,6 +232,9 @@ type version struct {
 	// restoring the package brings back exactly those.
 	withPackage bool
 	downloads   int
+	// manifest is nil when the version was seeded without one.
+	manifest  []byte
+	mediaType string
 }
 
 type faultState struct {
@@ -256,6 +282,8 @@ func New(opts Options) *Server {
 		lastRepoID:  firstRepoID - 1,
 		lastSynthID: firstSyntheticID - 1,
 		stats:       newStats(),
+
+		registryTokens: map[string]*registryToken{},
 	}
 }
 
@@ -388,9 +416,26 @@ func (s *Server) addVersion(ownerLogin, packageType, pkgName string, v VersionSe
 		return 0, fmt.Errorf("add version to %q: negative downloads", pkgName)
 	}
 	id := s.lastVerID + 1
+	image := p.typ == "container" || p.typ == "docker"
+	// An empty manifest is no manifest: nil and [] (a YAML "") mean the same.
+	if len(v.Manifest) > 0 && !image {
+		return 0, fmt.Errorf("add version %q to %q: only container and docker versions have a manifest", v.Name, pkgName)
+	}
+	if len(v.Manifest) == 0 && v.MediaType != "" {
+		return 0, fmt.Errorf("add version %q to %q: media type %q without a manifest", v.Name, pkgName, v.MediaType)
+	}
 	name := v.Name
+	if len(v.Manifest) > 0 {
+		// The registry finds a version by the digest of the bytes it serves;
+		// a name that is not that digest would make the two disagree.
+		d := Digest(v.Manifest)
+		if name != "" && name != d {
+			return 0, fmt.Errorf("add version %q to %q: name is not the manifest's digest %s", name, pkgName, d)
+		}
+		name = d
+	}
 	if name == "" {
-		if p.typ != "container" && p.typ != "docker" {
+		if !image {
 			return 0, fmt.Errorf("add version to %q: empty name (only container and docker versions get a made-up digest)", pkgName)
 		}
 		sum := sha256.Sum256(fmt.Appendf(nil, "%s/%s/%d", o.login, p.name, id))
@@ -411,6 +456,10 @@ func (s *Server) addVersion(ownerLogin, packageType, pkgName string, v VersionSe
 	nv := &version{
 		id: id, pkg: p, name: name, tags: slices.Clone(v.Tags),
 		createdAt: created, updatedAt: updated, downloads: v.Downloads,
+	}
+	if len(v.Manifest) > 0 {
+		nv.manifest = slices.Clone(v.Manifest)
+		nv.mediaType = cmp.Or(v.MediaType, sniffMediaType(v.Manifest))
 	}
 	if deletedAt != nil {
 		d := *deletedAt
@@ -465,6 +514,7 @@ func (s *Server) Stats() Stats {
 	c := s.stats
 	c.ByOp = maps.Clone(s.stats.ByOp)
 	c.ByStatus = maps.Clone(s.stats.ByStatus)
+	c.ManifestFetchesByDigest = maps.Clone(s.stats.ManifestFetchesByDigest)
 	return c
 }
 

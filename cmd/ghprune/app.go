@@ -21,6 +21,7 @@ import (
 	"github.com/ghprune/ghprune/metrics"
 	"github.com/ghprune/ghprune/planner"
 	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/registry"
 	"github.com/ghprune/ghprune/report"
 )
 
@@ -107,6 +108,7 @@ type app struct {
 	env     env
 	log     *zap.Logger
 	client  *githubapi.Client
+	reg     *registry.Client
 	journal *journal.Journal
 	metrics *metrics.Metrics
 	planner *planner.Planner
@@ -156,11 +158,15 @@ func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, re
 		fmt.Fprintf(e.stderr, "warning: planning without the journal (%v): versions GitHub refused before are not known\n", err)
 		j = nil
 	}
-	a := &app{env: e, log: log, client: client, journal: j, metrics: m}
+	rc, err := registry.New(registry.Config{URL: cfg.GitHub.RegistryURL, Token: tok, UserAgent: "ghprune"})
+	if err != nil {
+		return nil, exitUsage, err
+	}
+	a := &app{env: e, log: log, client: client, reg: rc, journal: j, metrics: m}
 	a.cfg.Store(cfg)
-	a.planner = &planner.Planner{Client: client, Logger: log.Named("planner")}
+	a.planner = &planner.Planner{Client: client, Registry: rc, Logger: log.Named("planner")}
 	if j != nil {
-		a.planner.Facts = j
+		a.planner.Facts, a.planner.Cache = j, j
 	}
 	a.exec = &executor.Executor{
 		Client: client, Journal: j, Clock: e.clock, Logger: log.Named("executor"), Metrics: m,
@@ -202,7 +208,7 @@ func (a *app) Close() {
 func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool, trigger string) (*report.Report, error) {
 	cfg := a.cfg.Load() // one config for the whole run, whatever a reload does
 	start := a.env.clock.Now()
-	startReqs := a.client.Requests()
+	startReqs, startFetches := a.client.Requests(), a.reg.Fetches()
 	r := &report.Report{Mode: string(policy.ModePlan), StartedAt: start, Policies: []*report.Policy{}}
 	enforce := false
 	var names []string
@@ -250,6 +256,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 			c := pkg.Count()
 			a.metrics.VersionsScanned.WithLabelValues(p.Name).Add(float64(c.VersionsScanned))
 			a.metrics.VersionsPlanned.WithLabelValues(p.Name).Add(float64(c.Delete))
+			a.metrics.FreedBytes.WithLabelValues(p.Name).Add(float64(pkg.FreedBytes))
 			if c.Failed > 0 && err == nil {
 				err = fmt.Errorf("%d deletes failed", c.Failed)
 			}
@@ -275,6 +282,7 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 	}
 	r.FinishedAt = a.env.clock.Now()
 	r.Summary.APIRequests = a.client.Requests() - startReqs
+	r.Summary.ManifestFetches = a.reg.Fetches() - startFetches
 	r.Summarize()
 	var runErr error
 	if len(failed) > 0 {

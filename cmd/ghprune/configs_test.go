@@ -60,7 +60,7 @@ var stateBlock = regexp.MustCompile(`(?m)^state:\n(  .*\n)*`)
 // pointAt rewrites an example config to the simulator and a temporary journal.
 func pointAt(src, apiURL, journal string) string {
 	src = stateBlock.ReplaceAllString(src, "")
-	gh := "github:\n  api_url: " + apiURL + "\n"
+	gh := "github:\n  api_url: " + apiURL + "\n  registry_url: " + apiURL + "\n"
 	if strings.Contains(src, "\ngithub:\n") {
 		src = strings.Replace(src, "\ngithub:\n", "\n"+gh, 1)
 	} else {

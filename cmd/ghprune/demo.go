@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,7 +53,7 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	}
 	clk := clock.NewFake(e.clock.Now().UTC().Truncate(time.Second))
 	sim := simulator.New(simulator.Options{Clock: clk, PrimaryLimit: 5000, MutationSpacing: time.Second})
-	counts, err := seedDemo(sim, clk.Now())
+	counts, child, err := seedDemo(sim, clk.Now())
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune demo: seed: %v\n", err)
 		return exitFailed
@@ -101,9 +100,19 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	after := sim.Stats()
-	fmt.Fprintf(w, "\n   simulator: %d requests served during the plan, %d of them DELETE\n", after.Requests-before.Requests, after.ByOp["DELETE version"]-before.ByOp["DELETE version"])
+	fmt.Fprintf(w, "\n   simulator: %d API requests and %d manifest reads served during the plan, %d of them DELETE\n",
+		after.Requests-before.Requests-(after.ByOp["GET manifest"]-before.ByOp["GET manifest"])-(after.ByOp["GET token"]-before.ByOp["GET token"])-(after.ByOp["GET /v2/"]-before.ByOp["GET /v2/"]),
+		after.ManifestFetches-before.ManifestFetches, after.ByOp["DELETE version"]-before.ByOp["DELETE version"])
 
-	step(3, "Apply: enforce policies delete, oldest first, each journaled before it is sent", "ghprune apply -config ghprune.yaml")
+	step(3, "Explain: why an untagged platform manifest of the multi-platform image v3.0.0 survives \"untagged older than 7d\"",
+		"ghprune explain -config ghprune.yaml -policy ci-images -package platform/api -version "+child[:19]+"…")
+	before = sim.Stats()
+	if code := run(ctx, []string{"explain", "-config", cfgPath, "-policy", "ci-images", "-package", "platform/api", "-version", child, "-format", "table"}, de); code != 0 {
+		return code
+	}
+	fmt.Fprintf(w, "\n   manifests read again for this: %d (cached by digest in the journal)\n", sim.Stats().ManifestFetches-before.ManifestFetches)
+
+	step(4, "Apply: enforce policies delete, oldest first, each journaled before it is sent", "ghprune apply -config ghprune.yaml")
 	start := clk.Now()
 	code := run(ctx, []string{"apply", "-config", cfgPath, "-format", "table", "-max-rows", maxRows}, de)
 	st := sim.Stats()
@@ -117,7 +126,7 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 		return exitFailed
 	}
 	rid := fmt.Sprint(runID)
-	step(4, "History: the journal records every deletion and its restore deadline", "ghprune history -config ghprune.yaml")
+	step(5, "History: the journal records every deletion and its restore deadline", "ghprune history -config ghprune.yaml")
 	if code := run(ctx, []string{"history", "-config", cfgPath, "-format", "table"}, de); code != 0 {
 		return code
 	}
@@ -135,7 +144,7 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 		}
 	}
 
-	step(5, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run "+rid)
+	step(6, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run "+rid)
 	var rest strings.Builder
 	re := de
 	re.stdout = &rest
@@ -192,11 +201,12 @@ func lastRunID(ctx context.Context, cfgPath string) (int64, error) {
 const demoConfig = `# Written by 'ghprune demo' for its simulator.
 version: 1
 github:
-  api_url: %s
+  api_url: %[1]s
+  registry_url: %[1]s
 limits:
   mutations_per_minute: 60
 state:
-  path: %s
+  path: %[2]s
 policies:
   - name: ci-images
     schedule: "0 3 * * *"
@@ -242,6 +252,7 @@ policies:
 // demoPackages lists the seeded packages, to count what is active.
 var demoPackages = [][3]string{
 	{"acme-corp", "container", "ci/web"}, {"acme-corp", "container", "ci/runner-cache"}, {"acme-corp", "container", "cli"},
+	{"acme-corp", "container", "platform/api"},
 	{"acme-corp", "npm", "design-system"}, {"acme-corp", "maven", "com.acme.billing"},
 	{"octocat", "container", "devcontainer"}, {"hubot", "npm", "hubot-scripts"},
 }
@@ -253,7 +264,9 @@ type demoCount struct {
 func (c demoCount) String() string { return fmt.Sprintf("%d packages, %d versions", c.pkgs, c.n) }
 
 // seedDemo fills sim with a realistic organization and two users.
-func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, error) {
+// seedDemo also returns the digest of an untagged platform manifest of a
+// tagged multi-platform image, for the explain step.
+func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, string, error) {
 	sim.AddToken(demoToken, simulator.Token{Login: "octocat", Scopes: []string{"read:packages", "write:packages", "delete:packages", "repo"}})
 	sim.AddOrg("acme-corp", 9919, "octocat")
 	sim.AddUser("octocat", 583231)
@@ -262,7 +275,6 @@ func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, error
 	var errs []error
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	const day = 24 * time.Hour
-	digest := func(s string, i int) string { return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(fmt.Sprint(s, i)))) }
 	add := func(owner, typ, name, vis string, vs []simulator.VersionSeed) {
 		if err := sim.AddPackage(owner, simulator.PackageSeed{Name: name, Type: typ, Visibility: vis, CreatedAt: ago(500 * day)}); err != nil {
 			errs = append(errs, err)
@@ -285,7 +297,28 @@ func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, error
 		counts["total"] = t
 	}
 	img := func(name string, i int, age time.Duration, tags ...string) simulator.VersionSeed {
-		return simulator.VersionSeed{Name: digest(name, i), Tags: tags, CreatedAt: ago(age)}
+		m := simulator.ImageManifest(simulator.MediaOCIManifest, fmt.Sprint(name, i), 30<<20, 5<<20, int64(i%7+1)<<20)
+		return simulator.VersionSeed{Manifest: m, Tags: tags, CreatedAt: ago(age), UpdatedAt: ago(age)}
+	}
+	// multiPlatform is a buildx image: an index, two platform manifests and
+	// their attestations, the children untagged as on ghcr.io.
+	multiPlatform := func(name string, age time.Duration, tags ...string) []simulator.VersionSeed {
+		var children []simulator.Descriptor
+		var vs []simulator.VersionSeed
+		for _, arch := range []string{"amd64", "arm64"} {
+			m := simulator.ImageManifest(simulator.MediaOCIManifest, name+arch, 40<<20, 8<<20)
+			d := simulator.Describe(simulator.MediaOCIManifest, m)
+			d.Platform = &simulator.Platform{OS: "linux", Architecture: arch}
+			att := simulator.ImageManifest(simulator.MediaOCIManifest, name+arch+"-att", 4<<10)
+			ad := simulator.Describe(simulator.MediaOCIManifest, att)
+			ad.Platform = &simulator.Platform{OS: "unknown", Architecture: "unknown"}
+			ad.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": d.Digest}
+			children = append(children, d, ad)
+			vs = append(vs, simulator.VersionSeed{Manifest: m, CreatedAt: ago(age), UpdatedAt: ago(age)},
+				simulator.VersionSeed{Manifest: att, CreatedAt: ago(age), UpdatedAt: ago(age)})
+		}
+		idx := simulator.Index(simulator.MediaOCIIndex, children...)
+		return append(vs, simulator.VersionSeed{Manifest: idx, Tags: tags, CreatedAt: ago(age), UpdatedAt: ago(age)})
 	}
 	// ci/web: main and PR builds, releases, orphans.
 	var web []simulator.VersionSeed
@@ -300,6 +333,16 @@ func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, error
 		web = append(web, img("web-orphan", i, time.Duration(5*i+3)*day))
 	}
 	add("acme-corp", "container", "ci/web", "private", web)
+	// platform/api: multi-platform images. The tagged one's untagged
+	// children and attestations must survive "untagged older than 7d"; the
+	// old untagged index goes with its children; a signature follows its image.
+	api := multiPlatform("api-v3", 20*day, "v3.0.0", "latest")
+	api = append(api, multiPlatform("api-old", 60*day)...)
+	signed := img("api-hotfix", 0, 45*day)
+	signedDigest := simulator.Digest(signed.Manifest)
+	sig := img("api-hotfix-sig", 0, 45*day, "sha256-"+strings.TrimPrefix(signedDigest, "sha256:")+".sig")
+	api = append(api, signed, sig)
+	add("acme-corp", "container", "platform/api", "private", api)
 	// ci/runner-cache: 1,200 untagged cache layers and one tag.
 	cache := []simulator.VersionSeed{img("cache", 0, 6*time.Hour, "latest")}
 	for i := 1; i < 1200; i++ {
@@ -334,5 +377,5 @@ func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, error
 	add("octocat", "container", "devcontainer", "private", dev)
 	add("hubot", "npm", "hubot-scripts", "public", []simulator.VersionSeed{
 		{Name: "2.0.0", CreatedAt: ago(900 * day)}, {Name: "2.19.0", CreatedAt: ago(400 * day)}, {Name: "3.0.0", CreatedAt: ago(30 * day)}})
-	return counts, errors.Join(errs...)
+	return counts, simulator.Digest(api[0].Manifest), errors.Join(errs...)
 }

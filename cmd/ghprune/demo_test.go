@@ -28,9 +28,13 @@ func TestDemo_RunsEveryStep(t *testing.T) {
 	for _, want := range []string{
 		"0 of them DELETE",                // the plan sent no delete
 		"1 skipped",                       // the download-limited version
-		"1201 versions deleted",           // apply
-		"1201 versions restored (exit 0)", // restore -run 1
-		"1263 of 1263 seeded versions are active again",
+		"1208 versions deleted",           // apply
+		"1208 versions restored (exit 0)", // restore -run 1
+		"1275 of 1275 seeded versions are active again",
+		"→ graph", // the multi-platform image's child is kept by the graph step
+		"keep (referenced-by:sha256:",
+		"manifests read again for this: 0",
+		"frees ~",        // the storage estimate
 		"2026-12-21T12:", // restore deadlines 30 days after the run
 	} {
 		if !strings.Contains(s, want) {

@@ -33,7 +33,7 @@ func TestEndToEnd_OtherUser(t *testing.T) {
 		t.Fatalf("plan exit %d: %s", code, stderr)
 	}
 	want := map[string]string{"tool/keep-me": "keep protected:tag", "tool/old-1": "delete delete:orphans", "tool/old-2": "delete delete:orphans", "tool/new": "keep no-rule"}
-	if got := decisions(plan); !mapsEqual(got, want) {
+	if got := h.decisions(plan); !mapsEqual(got, want) {
 		t.Fatalf("plan = %v, want %v", got, want)
 	}
 	code, applied, _ := h.runJSON("apply", "-config", cfg)
@@ -66,9 +66,9 @@ func mapsEqual(a, b map[string]string) bool {
 // A bad config exits 2 with file:line:col and sends nothing to GitHub.
 func TestEndToEnd_BadConfigSendsNothing(t *testing.T) {
 	for _, c := range []struct{ name, policy, want string }{
-		{"unknown key", "    delete: [{name: a, untagged: true, olderthan: 7d}]\n", `:13:40: policies[0].delete[0].olderthan: unknown key "olderthan" (did you mean "older_than"?)`},
-		{"bad duration", "    delete: [{name: a, untagged: true, older_than: 30x}]\n", `:13:52: policies[0].delete[0].older_than: unknown unit "x" in "30x"`},
-		{"bad cron", "    schedule: \"61 * * * *\"\n    delete: [{name: a, untagged: true}]\n", `:13:5: policies[0].schedule: invalid schedule "61 * * * *"`},
+		{"unknown key", "    delete: [{name: a, untagged: true, olderthan: 7d}]\n", `:14:40: policies[0].delete[0].olderthan: unknown key "olderthan" (did you mean "older_than"?)`},
+		{"bad duration", "    delete: [{name: a, untagged: true, older_than: 30x}]\n", `:14:52: policies[0].delete[0].older_than: unknown unit "x" in "30x"`},
+		{"bad cron", "    schedule: \"61 * * * *\"\n    delete: [{name: a, untagged: true}]\n", `:14:5: policies[0].schedule: invalid schedule "61 * * * *"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, simulator.Options{})

@@ -35,11 +35,14 @@ type harness struct {
 	// budgetShare is written to limits.budget_share (default 1: tests that
 	// exercise rate limits want to reach them).
 	budgetShare float64
+	// names maps container digests to the readable names tests seed them
+	// under; digests maps back.
+	names, digests map[string]string
 }
 
 func newHarness(t *testing.T, opts simulator.Options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: clock.NewFake(t0), dir: t.TempDir(), budgetShare: 1}
+	h := &harness{t: t, clock: clock.NewFake(t0), dir: t.TempDir(), budgetShare: 1, names: map[string]string{}, digests: map[string]string{}}
 	opts.Clock = h.clock
 	h.sim = simulator.New(opts)
 	srv := httptest.NewServer(h.sim)
@@ -67,19 +70,41 @@ func (h *harness) pkg(owner, typ, name, vis string, vs ...simulator.VersionSeed)
 		if v.UpdatedAt.IsZero() {
 			v.UpdatedAt = v.CreatedAt
 		}
+		readable := v.Name
+		if bare, ok := strings.CutPrefix(v.Name, "bare:"); ok {
+			// "bare:NAME": a container version the registry has no manifest
+			// for, as a broken or unreadable image.
+			v.Name, readable = bare, bare
+		} else if (typ == "container" || typ == "docker") && v.Manifest == nil {
+			// A container version is a manifest and its name the digest:
+			// give it a real one, and remember the readable name.
+			v.Manifest = simulator.ImageManifest(simulator.MediaOCIManifest, owner+"/"+name+"/"+readable, 1000, 2000)
+			v.Name = simulator.Digest(v.Manifest)
+		}
+		if v.Name != readable {
+			h.names[v.Name], h.digests[readable] = readable, v.Name
+		}
 		id, err := h.sim.AddVersion(owner, typ, name, v)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		ids[v.Name] = id
+		ids[readable] = id
 	}
 	return ids
+}
+
+// name returns the readable name a version was seeded under.
+func (h *harness) name(version string) string {
+	if n, ok := h.names[version]; ok {
+		return n
+	}
+	return version
 }
 
 // config writes a config for the simulator with the given policies section.
 func (h *harness) config(policies string) string {
 	h.t.Helper()
-	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %s\nlimits:\n  mutations_per_minute: 60\n  budget_share: %g\nstate:\n  path: %s\npolicies:\n%s",
+	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %[1]s\n  registry_url: %[1]s\nlimits:\n  mutations_per_minute: 60\n  budget_share: %g\nstate:\n  path: %s\npolicies:\n%s",
 		h.url, h.budgetShare, filepath.Join(h.dir, "journal.db"), policies)
 	path := filepath.Join(h.dir, "ghprune.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
@@ -116,21 +141,30 @@ func (h *harness) runJSON(args ...string) (int, *report.Report, string) {
 	return code, &r, errOut
 }
 
-// decisions flattens a report to "package/version" -> "action rule[ outcome]".
-func decisions(r *report.Report) map[string]string {
+// decisions flattens a report to "package/version" -> "action rule[ outcome]",
+// with versions by their readable names.
+func (h *harness) decisions(r *report.Report) map[string]string {
 	m := map[string]string{}
 	for _, p := range r.Policies {
 		for _, pkg := range p.Packages {
 			for _, d := range pkg.Decisions {
-				v := d.Action + " " + d.Rule
+				v := d.Action + " " + h.readableRule(d.Rule)
 				if d.Outcome != "" {
 					v += " " + d.Outcome
 				}
-				m[pkg.Package+"/"+d.Version] = v
+				m[pkg.Package+"/"+h.name(d.Version)] = v
 			}
 		}
 	}
 	return m
+}
+
+// readableRule replaces a digest in referenced-by:/orphaned-by: rules.
+func (h *harness) readableRule(rule string) string {
+	if kind, digest, ok := strings.Cut(rule, ":sha256:"); ok {
+		return kind + ":" + h.name("sha256:"+digest)
+	}
+	return rule
 }
 
 // active returns the names of the package's versions the simulator still has.
@@ -138,10 +172,21 @@ func (h *harness) active(owner, typ, name string) map[string]bool {
 	m := map[string]bool{}
 	for _, v := range h.sim.Versions(owner, typ, name) {
 		if v.DeletedAt == nil {
-			m[v.Name] = true
+			m[h.name(v.Name)] = true
 		}
 	}
 	return m
+}
+
+// apiRequests counts the simulator's packages-API requests, leaving out
+// registry traffic (token exchange and manifests).
+func (h *harness) apiRequests() int {
+	st := h.sim.Stats()
+	n := st.Requests
+	for _, op := range []string{"GET token", "GET /v2/", "GET manifest", "HEAD manifest"} {
+		n -= st.ByOp[op]
+	}
+	return n
 }
 
 func (h *harness) assertNoToken() {

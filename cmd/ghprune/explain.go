@@ -48,7 +48,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	defer a.Close()
-	vs, facts, err := a.planner.Versions(ctx, pol, *pkg)
+	vs, facts, err := a.planner.Versions(ctx, pol, *pkg, e.clock.Now())
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(err.Error()))
 		return exitFailed
@@ -87,10 +87,10 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		if s.Decided {
 			mark = "→"
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", mark, s.Step, applies, report.Escape(s.Detail))
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", mark, s.Step, applies, report.Escape(report.ShortDigests(s.Detail)))
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(d.Rule), report.Escape(d.Reason))
+	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(report.ShortDigests(d.Rule)), report.Escape(report.ShortDigests(d.Reason)))
 	return exitOK
 }
 

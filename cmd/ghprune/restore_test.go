@@ -47,7 +47,7 @@ func TestRestore_BySelector(t *testing.T) {
 	h, cfg, _ := restoreRig(t)
 	ids := map[string]int64{}
 	for _, v := range append(h.sim.Versions("acme", "npm", "lib"), h.sim.Versions("acme", "container", "img")...) {
-		ids[v.Name] = v.ID
+		ids[h.name(v.Name)] = v.ID
 	}
 	steps := []struct {
 		args []string

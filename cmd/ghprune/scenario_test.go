@@ -107,7 +107,7 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("plan exit %d: %s", code, stderr)
 			}
-			if diff := cmp.Diff(want, decisions(plan)); diff != "" {
+			if diff := cmp.Diff(want, h.decisions(plan)); diff != "" {
 				t.Fatalf("plan decisions (-want +got):\n%s", diff)
 			}
 			st := h.sim.Stats()
@@ -119,8 +119,11 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 					t.Errorf("big listed %d versions, want 250", len(p.Decisions))
 				}
 			}
-			if plan.RunID != nil || plan.Summary.APIRequests == 0 || plan.Summary.APIRequests != int64(st.Requests) {
-				t.Errorf("plan summary: run_id %v, api_requests %d, simulator saw %d", plan.RunID, plan.Summary.APIRequests, st.Requests)
+			if plan.RunID != nil || plan.Summary.APIRequests == 0 || plan.Summary.APIRequests != int64(h.apiRequests()) {
+				t.Errorf("plan summary: run_id %v, api_requests %d, simulator saw %d", plan.RunID, plan.Summary.APIRequests, h.apiRequests())
+			}
+			if plan.Summary.ManifestFetches != int64(st.ManifestFetches) || st.ManifestFetches == 0 {
+				t.Errorf("plan read %d manifests, simulator served %d", plan.Summary.ManifestFetches, st.ManifestFetches)
 			}
 			if code, _, _ := h.run("plan", "-config", cfg, "-detailed-exitcode", "-format", "json"); code != exitHasDelete {
 				t.Errorf("plan -detailed-exitcode = %d, want 3", code)
@@ -131,7 +134,7 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("apply exit %d: %s", code, stderr)
 			}
-			if diff := cmp.Diff(withOutcomes(want, "pub/sha-pub-hot"), decisions(applied)); diff != "" {
+			if diff := cmp.Diff(withOutcomes(want, "pub/sha-pub-hot"), h.decisions(applied)); diff != "" {
 				t.Fatalf("apply outcomes (-want +got):\n%s", diff)
 			}
 			s := applied.Summary
@@ -157,7 +160,7 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 
 			// The refusal is remembered: the next plan keeps it without asking.
 			_, replan, _ := h.runJSON("plan", "-config", cfg)
-			if got := decisions(replan)["pub/sha-pub-hot"]; got != "keep download-limit" {
+			if got := h.decisions(replan)["pub/sha-pub-hot"]; got != "keep download-limit" {
 				t.Errorf("after the refusal, plan says %q", got)
 			}
 
