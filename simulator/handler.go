@@ -913,14 +913,24 @@ func (s *Server) getVersion(rt route, u urls, o *owner, tok *tokenState, resp *r
 	resp.json(http.StatusOK, u.version(v))
 }
 
-func (s *Server) deleteVersion(rt route, now time.Time, o *owner, tok *tokenState, resp *response) {
+// adminPackage returns the active package a version mutation addresses, or
+// nil after answering 404 "Package not found." as GitHub does both for a
+// token without admin rights and for a missing package.
+func adminPackage(rt route, o *owner, tok *tokenState, resp *response) *pkg {
 	if !isAdmin(o, tok) {
 		resp.error(http.StatusNotFound, msgPackageNF, rt.doc())
-		return
+		return nil
 	}
 	p := o.activePackage(rt.pkgType, rt.pkgName)
 	if p == nil {
 		resp.error(http.StatusNotFound, msgPackageNF, rt.doc())
+	}
+	return p
+}
+
+func (s *Server) deleteVersion(rt route, now time.Time, o *owner, tok *tokenState, resp *response) {
+	p := adminPackage(rt, o, tok, resp)
+	if p == nil {
 		return
 	}
 	v := s.versionIn(p, rt.versionID)
@@ -954,13 +964,8 @@ func (s *Server) deleteVersion(rt route, now time.Time, o *owner, tok *tokenStat
 }
 
 func (s *Server) restoreVersion(rt route, now time.Time, o *owner, tok *tokenState, resp *response) {
-	if !isAdmin(o, tok) {
-		resp.error(http.StatusNotFound, msgPackageNF, rt.doc())
-		return
-	}
-	p := o.activePackage(rt.pkgType, rt.pkgName)
+	p := adminPackage(rt, o, tok, resp)
 	if p == nil {
-		resp.error(http.StatusNotFound, msgPackageNF, rt.doc())
 		return
 	}
 	v := s.versionIn(p, rt.versionID)
