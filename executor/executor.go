@@ -103,19 +103,16 @@ type task struct {
 func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) error {
 	var tasks []task
 	for _, pkg := range pr.Packages {
-		parent := map[string]string{}
+		parents := map[string][]string{}
 		for _, d := range pkg.Decisions {
-			if d.Action == "delete" && d.Parent != "" {
-				parent[d.Version] = d.Parent
+			if d.Action == "delete" && len(d.Parents) > 0 {
+				parents[d.Version] = d.Parents
 			}
 		}
+		depth := depths(parents)
 		for _, d := range pkg.Decisions {
 			if d.Action == "delete" {
-				depth := 0
-				for v := d.Version; parent[v] != "" && depth < 64; v = parent[v] {
-					depth++
-				}
-				tasks = append(tasks, task{pkg, d, depth})
+				tasks = append(tasks, task{pkg, d, depth(d.Version)})
 			}
 		}
 	}
@@ -137,9 +134,20 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		maxFail = 5
 	}
 	failures := 0
+	notDeleted := map[*report.Package]map[string]bool{} // versions whose delete did not happen
 	for _, t := range tasks {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		// Tasks run parents first, so a parent's outcome is known here. A
+		// child of an index GitHub refused or failed to delete must stay:
+		// the index still points at it.
+		if blocked := firstIn(t.d.Parents, notDeleted[t.pkg]); blocked != "" {
+			t.d.Outcome = report.OutcomeSkipped
+			t.d.Error = "not deleted because " + blocked + ", which refers to it, was not deleted"
+			markNotDeleted(notDeleted, t)
+			e.count(pr.Policy, "skipped", "parent_kept")
+			continue
 		}
 		if e.Budget != nil {
 			if err := e.Budget(); err != nil {
@@ -153,6 +161,9 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		if err != nil {
 			return err
 		}
+		if t.d.Outcome != report.OutcomeDeleted {
+			markNotDeleted(notDeleted, t)
+		}
 		if t.d.Outcome == report.OutcomeFailed {
 			failures++
 			if failures >= maxFail {
@@ -163,6 +174,47 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		}
 	}
 	return nil
+}
+
+func markNotDeleted(m map[*report.Package]map[string]bool, t task) {
+	if m[t.pkg] == nil {
+		m[t.pkg] = map[string]bool{}
+	}
+	m[t.pkg][t.d.Version] = true
+}
+
+func firstIn(names []string, set map[string]bool) string {
+	for _, n := range names {
+		if set[n] {
+			return n
+		}
+	}
+	return ""
+}
+
+// depths returns each version's longest chain of deleted parents, so that
+// ordering by depth puts every parent before all its children.
+func depths(parents map[string][]string) func(string) int {
+	memo := map[string]int{}
+	visiting := map[string]bool{}
+	var depth func(string) int
+	depth = func(v string) int {
+		if d, ok := memo[v]; ok {
+			return d
+		}
+		if visiting[v] { // a contrived cycle: cut it
+			return 0
+		}
+		visiting[v] = true
+		best := 0
+		for _, p := range parents[v] {
+			best = max(best, depth(p)+1)
+		}
+		visiting[v] = false
+		memo[v] = best
+		return best
+	}
+	return depth
 }
 
 // inflight returns a context for a request that outlives ctx's cancellation

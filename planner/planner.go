@@ -298,7 +298,7 @@ func toReport(ds []policy.Decision) []*report.Decision {
 		out[i] = &report.Decision{
 			VersionID: d.Version.ID, Version: d.Version.Name, Tags: tags,
 			CreatedAt: d.Version.CreatedAt, UpdatedAt: d.Version.UpdatedAt,
-			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason, Parent: d.Parent,
+			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason, Parents: d.Parents,
 		}
 	}
 	return out

@@ -52,10 +52,10 @@ type Decision struct {
 	Action  Action
 	Rule    string
 	Reason  string
-	// Parent, on a deletion, is a deleted version that refers to this one
-	// (its index, or the subject it signs): it must be deleted first, and
-	// the two are deferred together.
-	Parent string
+	// Parents, on a deletion, are the deleted versions that refer to this
+	// one (its indexes, or the subject it signs): they are deleted first,
+	// and it is never deleted while one of them stays.
+	Parents []string
 }
 
 // Facts is what earlier runs learned and a decision must respect.
@@ -94,7 +94,7 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 	set := func(i int, a Action, rule, reason string) {
 		ds[i].Action, ds[i].Rule, ds[i].Reason = a, rule, reason
 		if a == Keep {
-			ds[i].Parent = ""
+			ds[i].Parents = nil
 		}
 		decided[i] = true
 	}
@@ -144,7 +144,7 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 
 	// 5. Graph: never break a multi-platform image or orphan a signature.
 	var byName map[string]int
-	var deps map[string][]string
+	var deps, subjects map[string][]string
 	if container && facts.Unreadable != "" {
 		for i := range ds {
 			if ds[i].Action == Delete {
@@ -156,8 +156,8 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 		for i := range ds {
 			byName[ds[i].Version.Name] = i
 		}
-		deps = dependents(vs, facts.Manifests)
-		graph(ds, byName, deps, set)
+		deps, subjects = dependents(vs, facts.Manifests)
+		graph(ds, byName, deps, subjects, set)
 	}
 
 	// 6. Floors. vs is newest first, so the first candidates found are the newest.
@@ -218,9 +218,12 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 
 // ApplyRunLimit caps the deletions of one policy run at max (0 = no cap)
 // across all its packages: the oldest candidates go first and the rest are
-// kept as deferred, to be deleted by a later run. A deletion and the
-// deletions whose Parent it is form one unit, admitted or deferred whole:
-// a child deleted while its index stays would break the image.
+// kept as deferred, to be deleted by a later run. Deletions linked by
+// Parents (an index and its children, an image and its signatures) form a
+// family that is admitted parents first: a prefix of a family may go (an
+// index without its children leaves orphans for the next run), but never a
+// child without all its parents. So a family larger than the cap still
+// makes progress instead of stalling every run.
 func ApplyRunLimit(plans [][]Decision, max int) {
 	if max <= 0 {
 		return
@@ -238,63 +241,126 @@ func ApplyRunLimit(plans [][]Decision, max int) {
 	}
 	// Sort small keys, not Versions: this runs over a whole policy's
 	// candidates (a million versions in the benchmark).
-	type unit struct {
-		at, id  int64
-		p, root int32
+	type item struct {
+		famAt, famID int64 // the family's oldest member orders the family
+		depth        int32 // longest chain of deleted parents above it
+		at, id       int64
+		p, i         int32
 	}
-	type rootKey struct{ p, root int32 }
-	units := make([]unit, 0, n)
-	children := map[rootKey][]int32{} // the members of a unit besides its root; most units have none
+	items := make([]item, 0, n)
 	for p, ds := range plans {
-		var names map[string]int32
+		fam := families(ds)
 		for i, d := range ds {
 			if d.Action != Delete {
 				continue
 			}
-			root := int32(i)
-			if d.Parent != "" {
-				if names == nil {
-					names = make(map[string]int32, len(ds))
-					for j := range ds {
-						names[ds[j].Version.Name] = int32(j)
-					}
-				}
-				for steps := 0; steps < 64 && ds[root].Parent != ""; steps++ {
-					j, ok := names[ds[root].Parent]
-					if !ok || ds[j].Action != Delete {
-						break
-					}
-					root = j
-				}
+			it := item{at: d.Version.CreatedAt.UnixNano(), id: d.Version.ID, p: int32(p), i: int32(i)}
+			it.famAt, it.famID = it.at, it.id
+			if fam != nil {
+				f := fam.root[i]
+				it.famAt, it.famID, it.depth = fam.oldestAt[f], fam.oldestID[f], fam.depth[i]
 			}
-			if root != int32(i) {
-				k := rootKey{int32(p), root}
-				children[k] = append(children[k], int32(i))
-				continue
-			}
-			units = append(units, unit{at: d.Version.CreatedAt.UnixNano(), id: d.Version.ID, p: int32(p), root: root})
+			items = append(items, it)
 		}
 	}
-	slices.SortFunc(units, func(a, b unit) int {
-		if c := cmp.Compare(a.at, b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
+	slices.SortFunc(items, func(a, b item) int {
+		return cmp.Or(cmp.Compare(a.famAt, b.famAt), cmp.Compare(a.famID, b.famID), cmp.Compare(a.depth, b.depth),
+			cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
 	})
 	reason := "over limits.max_deletes_per_run " + strconv.Itoa(max) + ": deferred to a later run (oldest are deleted first)"
-	admitted := 0
-	for _, u := range units {
-		kids := children[rootKey{u.p, u.root}]
-		if admitted+1+len(kids) <= max {
-			admitted += 1 + len(kids)
-			continue
-		}
-		admitted = max // oldest first: nothing younger jumps the queue
-		for _, i := range append(kids, u.root) {
-			d := &plans[u.p][i]
-			d.Action, d.Rule, d.Reason, d.Parent = Keep, RuleDeferred, reason, ""
+	for _, it := range items[max:] {
+		d := &plans[it.p][it.i]
+		d.Action, d.Rule, d.Reason, d.Parents = Keep, RuleDeferred, reason, nil
+	}
+}
+
+// familyInfo groups a package's deletions linked by Parents.
+type familyInfo struct {
+	root     []int   // union-find parent, by decision index
+	depth    []int32 // longest chain of deleted parents
+	oldestAt map[int]int64
+	oldestID map[int]int64
+}
+
+// families returns the families of ds, or nil when no deletion has parents
+// (the common case, which costs nothing).
+func families(ds []Decision) *familyInfo {
+	has := false
+	for _, d := range ds {
+		if d.Action == Delete && len(d.Parents) > 0 {
+			has = true
+			break
 		}
 	}
+	if !has {
+		return nil
+	}
+	names := make(map[string]int, len(ds))
+	for i := range ds {
+		names[ds[i].Version.Name] = i
+	}
+	f := &familyInfo{root: make([]int, len(ds)), depth: make([]int32, len(ds)), oldestAt: map[int]int64{}, oldestID: map[int]int64{}}
+	for i := range f.root {
+		f.root[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for f.root[i] != i {
+			f.root[i] = f.root[f.root[i]]
+			i = f.root[i]
+		}
+		return i
+	}
+	parentsOf := func(i int) []int {
+		var out []int
+		for _, p := range ds[i].Parents {
+			if j, ok := names[p]; ok && ds[j].Action == Delete {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	for i, d := range ds {
+		if d.Action == Delete {
+			for _, j := range parentsOf(i) {
+				f.root[find(i)] = find(j)
+			}
+		}
+	}
+	// Longest path over parents; a cycle (contrived, via subject and tags)
+	// is cut by the visiting mark.
+	state := make([]int8, len(ds)) // 0 new, 1 visiting, 2 done
+	var depth func(int) int32
+	depth = func(i int) int32 {
+		switch state[i] {
+		case 1:
+			return 0
+		case 2:
+			return f.depth[i]
+		}
+		state[i] = 1
+		var best int32
+		for _, j := range parentsOf(i) {
+			best = max(best, depth(j)+1)
+		}
+		state[i], f.depth[i] = 2, best
+		return best
+	}
+	for i, d := range ds {
+		if d.Action != Delete {
+			continue
+		}
+		depth(i)
+		r := find(i)
+		at, id := d.Version.CreatedAt.UnixNano(), d.Version.ID
+		if oa, ok := f.oldestAt[r]; !ok || at < oa || (at == oa && id < f.oldestID[r]) {
+			f.oldestAt[r], f.oldestID[r] = at, id
+		}
+	}
+	for i := range f.root {
+		f.root[i] = find(i)
+	}
+	return f
 }
 
 // matches returns the indexes of vs the rule matches. most_recent ranks the

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -28,31 +29,66 @@ var cosignTag = regexp.MustCompile(`^sha256-([0-9a-f]{64})(\.sig|\.att|\.sbom)?$
 
 // dependents maps a digest to the versions that depend on it: an index's
 // children depend on the index, a referrer on its subject, a cosign tag on
-// the digest it names. Keeping a version keeps its dependents.
-func dependents(vs []*Version, ms map[string]*Manifest) map[string][]string {
-	deps := map[string][]string{}
+// the digest it names. Keeping a version keeps its dependents. subjects
+// maps a version to the subjects it is about (referrer subject, cosign tags).
+func dependents(vs []*Version, ms map[string]*Manifest) (deps, subjects map[string][]string) {
+	deps, subjects = map[string][]string{}, map[string][]string{}
 	for _, v := range vs {
 		if m := ms[v.Name]; m != nil {
 			deps[v.Name] = append(deps[v.Name], m.Children...)
 			if m.Subject != "" {
 				deps[m.Subject] = append(deps[m.Subject], v.Name)
+				subjects[v.Name] = append(subjects[v.Name], m.Subject)
 			}
 		}
 		for _, t := range v.Tags {
-			if g := cosignTag.FindStringSubmatch(t); g != nil {
-				subject := "sha256:" + g[1]
+			if subject, ok := cosignSubject(t); ok {
 				deps[subject] = append(deps[subject], v.Name)
+				subjects[v.Name] = append(subjects[v.Name], subject)
 			}
 		}
 	}
-	return deps
+	return deps, subjects
+}
+
+func cosignSubject(tag string) (string, bool) {
+	if g := cosignTag.FindStringSubmatch(tag); g != nil {
+		return "sha256:" + g[1], true
+	}
+	return "", false
+}
+
+// orphanable reports whether v may go with its deleted parent: untagged, or
+// tagged only with cosign tags naming that parent. A tag anyone can pull
+// (app:sha-abc-amd64) stays unless a rule selects it.
+func orphanable(v *Version, parent string) bool {
+	for _, t := range v.Tags {
+		if s, ok := cosignSubject(t); !ok || s != parent {
+			return false
+		}
+	}
+	return true
 }
 
 // graph applies step 5 to ds (container packages only): versions a kept
 // version depends on are kept, the dependents of deleted versions that no
 // rule decided go with them, and each deletion with a deleted parent names
-// it (Decision.Parent) so parents are deleted first and deferred together.
-func graph(ds []Decision, byName map[string]int, deps map[string][]string, set func(i int, a Action, rule, reason string)) {
+// it (Decision.Parents) so parents are deleted first and deferred together.
+func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]string, set func(i int, a Action, rule, reason string)) {
+	// A referrer or signature whose subject is not a version of this
+	// package (cosign's COSIGN_REPOSITORY puts signatures in another
+	// package) may belong to a kept image elsewhere: keep it.
+	for i := range ds {
+		if ds[i].Action != Delete {
+			continue
+		}
+		for _, subj := range subjects[ds[i].Version.Name] {
+			if _, ok := byName[subj]; !ok {
+				set(i, Keep, RuleReferencedBy+":"+subj, "refers to "+short(subj)+", which is not an active version of this package: kept, as it may be a kept image elsewhere; was "+ds[i].Rule)
+				break
+			}
+		}
+	}
 	referenced := keepClosure(ds, byName, deps, set)
 	queue := []int{}
 	for i := range ds {
@@ -68,13 +104,15 @@ func graph(ds []Decision, byName map[string]int, deps map[string][]string, set f
 			if !ok || c == p {
 				continue
 			}
+			parent := ds[p].Version.Name
 			switch {
-			case ds[c].Action == Delete && ds[c].Parent == "":
-				ds[c].Parent = ds[p].Version.Name
-			case ds[c].Rule == RuleNoRule && !referenced[c]:
-				parent := ds[p].Version.Name
+			case ds[c].Action == Delete:
+				if !slices.Contains(ds[c].Parents, parent) {
+					ds[c].Parents = append(ds[c].Parents, parent)
+				}
+			case ds[c].Rule == RuleNoRule && !referenced[c] && orphanable(ds[c].Version, parent):
 				set(c, Delete, RuleOrphanedBy+":"+parent, "belongs to "+short(parent)+", which is deleted ("+ds[p].Rule+"), and no kept version refers to it")
-				ds[c].Parent = parent
+				ds[c].Parents = []string{parent}
 				queue = append(queue, c)
 			}
 		}
@@ -103,7 +141,6 @@ func keepClosure(ds []Decision, byName map[string]int, deps map[string][]string,
 			if ds[c].Action == Delete {
 				parent := ds[k].Version.Name
 				set(c, Keep, RuleReferencedBy+":"+parent, "referenced by kept "+short(parent)+" ("+ds[k].Rule+"); was "+ds[c].Rule)
-				ds[c].Parent = ""
 			}
 			queue = append(queue, c)
 		}

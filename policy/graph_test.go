@@ -88,7 +88,7 @@ func TestDecide_GraphParentsAndRunLimit(t *testing.T) {
 	plans := [][]Decision{p.Decide(vs, now, Facts{Manifests: ms})}
 	parents := map[string]string{}
 	for _, d := range plans[0] {
-		parents[d.Version.Name] = d.Parent
+		parents[d.Version.Name] = strings.Join(d.Parents, ",")
 	}
 	if parents["old-a"] != "old-idx" || parents["old-b"] != "old-idx" || parents["c2"] != "idx2" || parents["old-idx"] != "" {
 		t.Fatalf("parents = %v", parents)
@@ -115,5 +115,57 @@ func TestFreedBytes_CountsBlobsNoKeptManifestUses(t *testing.T) {
 	}
 	if got := FreedBytes(ds, ms); got != 55 {
 		t.Errorf("FreedBytes = %d, want 55 (app 50 + cfg2 2 + cfg3 3; base is still used)", got)
+	}
+}
+
+// A family larger than the cap makes progress parents first instead of
+// stalling every run; a child goes only with all its deleted parents.
+func TestApplyRunLimit_FamiliesAdmittedParentsFirst(t *testing.T) {
+	d := func(name string, age int, parents ...string) Decision {
+		return Decision{Version: &Version{ID: int64(len(name) + age), Name: name, CreatedAt: daysAgo(age)}, Action: Delete, Rule: "delete:x", Parents: parents}
+	}
+	// idx (5 members) is older than the stray; max 3: idx and two of its
+	// children go, the rest waits.
+	plans := [][]Decision{{d("idx", 50), d("c1", 50, "idx"), d("c2", 50, "idx"), d("c3", 50, "idx"), d("c4", 50, "idx"), d("stray", 10)}}
+	ApplyRunLimit(plans, 3)
+	got := verdicts(plans[0])
+	if got["idx"] != "delete delete:x" || got["stray"] != "keep deferred" {
+		t.Errorf("oversized family stalled or children went first: %v", got)
+	}
+	deleted := 0
+	for _, v := range got {
+		if v == "delete delete:x" {
+			deleted++
+		}
+	}
+	if deleted != 3 {
+		t.Errorf("%d deletions, want the cap of 3: %v", deleted, got)
+	}
+	// A child with two deleted parents comes after both.
+	plans = [][]Decision{{d("p1", 20), d("p2", 40, "root"), d("root", 40), d("child", 45, "p1", "p2")}}
+	ApplyRunLimit(plans, 3)
+	got = verdicts(plans[0])
+	if got["child"] == "delete delete:x" && (got["p1"] != "delete delete:x" || got["p2"] != "delete delete:x") {
+		t.Errorf("child admitted without all its parents: %v", got)
+	}
+}
+
+// A tagged child is not orphaned with its index (someone may pull the tag);
+// a signature whose subject is in another package is kept.
+func TestDecide_GraphFailsClosed(t *testing.T) {
+	p := mustPolicy(t, "container", "    delete: [{name: prs, tags: [\"pr-*\"], older_than: 14d}, {name: old-sigs, tags: [\"sha256-*\"], older_than: 1d}]\n")
+	other := "sha256:" + strings.Repeat("e", 64)
+	vs := []Version{
+		{ID: 1, Name: "idx", Tags: []string{"pr-12"}, CreatedAt: daysAgo(30)},
+		{ID: 2, Name: "amd", Tags: []string{"sha-abc-amd64"}, CreatedAt: daysAgo(30)},
+		{ID: 3, Name: "arm", CreatedAt: daysAgo(30)},
+		{ID: 4, Name: "sig-elsewhere", Tags: []string{"sha256-" + strings.Repeat("e", 64) + ".sig"}, CreatedAt: daysAgo(30)},
+		{ID: 5, Name: "current", Tags: []string{"v1"}, CreatedAt: daysAgo(1)},
+	}
+	ds := p.Decide(vs, now, Facts{Manifests: map[string]*Manifest{"idx": {Children: []string{"amd", "arm"}}}})
+	want := map[string]string{"idx": "delete delete:prs", "amd": "keep no-rule", "arm": "delete orphaned-by:idx",
+		"sig-elsewhere": "keep referenced-by:" + other, "current": "keep no-rule"}
+	if diff := cmp.Diff(want, verdicts(ds)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -183,9 +183,10 @@ func (c *Client) exchange(ctx context.Context, challenge, repo string) (string, 
 		return "", fmt.Errorf("registry: no bearer realm in challenge")
 	}
 	ru, err := url.Parse(realm)
-	if err != nil || ru.Host != c.base.Host {
-		// The token must never be sent to another host.
-		return "", fmt.Errorf("registry: refusing token realm on another host")
+	if err != nil || ru.Host != c.base.Host || ru.Scheme != c.base.Scheme || ru.User != nil {
+		// The token must never be sent to another host, nor in clear text
+		// to a registry reached over https.
+		return "", fmt.Errorf("registry: refusing a token realm on another host or scheme")
 	}
 	q := ru.Query()
 	if s := params["service"]; s != "" {

@@ -149,3 +149,17 @@ func TestParseChallenge(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// Over https the token is never sent to a plain-http realm, even on the
+// same host.
+func TestFetch_RefusesCleartextRealm(t *testing.T) {
+	reg := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="http://`+r.Host+`/token",service="ghcr.io"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer reg.Close()
+	c, _ := New(Config{URL: reg.URL, Token: token, HTTPClient: reg.Client()})
+	if _, err := c.Fetch(context.Background(), "acme/x", "sha256:"+strings.Repeat("1", 64)); err == nil || !strings.Contains(err.Error(), "scheme") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -19,7 +19,7 @@ func TestGolden(t *testing.T) {
 		Package: "lib", Error: "list versions of \"lib\": 502 Bad Gateway", Decisions: []*Decision{}})
 	r.Policies = append(r.Policies, &Policy{Policy: "q", Mode: "plan", Error: "list packages: 401 Bad credentials", Packages: []*Package{}})
 	r.Policies[0].Packages[0].FreedBytes = 3 << 29 // 1.5 GiB
-	r.Policies[0].Packages[0].Decisions[0].Parent = "sha256:index"
+	r.Policies[0].Packages[0].Decisions[0].Parents = []string{"sha256:index"}
 	r.Summarize()
 	r.Policies[0].Packages[0].Decisions[0].Reason = "delete rule \"prs\": tag \"pr-1\" matches [pr-*] <b>@octocat</b> | *x*"
 	for _, c := range []struct {

@@ -68,9 +68,10 @@ type Decision struct {
 	Action    string    `json:"action"`
 	Rule      string    `json:"rule"`
 	Reason    string    `json:"reason"`
-	// Parent is the deleted version that refers to this one (its index, or
-	// the image it signs); it is deleted first.
-	Parent          string     `json:"parent,omitempty"`
+	// Parents are the deleted versions that refer to this one (its index,
+	// or the image it signs); they are deleted first, and this one is not
+	// deleted while one of them stays.
+	Parents         []string   `json:"parents,omitempty"`
 	Outcome         string     `json:"outcome,omitempty"`
 	Error           string     `json:"error,omitempty"`
 	RestorableUntil *time.Time `json:"restorable_until,omitempty"`

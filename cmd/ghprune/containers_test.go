@@ -224,3 +224,33 @@ func TestContainers_StorageEstimate(t *testing.T) {
 		t.Errorf("table lacks the estimate:\n%s", out)
 	}
 }
+
+// GitHub refuses to delete an old index pulled more than 5,000 times: its
+// children, deleted after it, must then stay, or the index GitHub kept
+// points at deleted manifests.
+func TestContainers_ChildrenOfARefusedIndexStay(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	pinned := h.multiArch("pinned", simulator.MediaOCIIndex, 60*day, nil)
+	pinned[len(pinned)-1].Downloads = 6000 // the index
+	h.seed("acme", "app", "public", append(pinned, h.img("current", day, "latest"))...)
+	cfg := h.config(untaggedPolicy)
+	code, r, stderr := h.runJSON("apply", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("apply exit %d: %s", code, stderr)
+	}
+	got := h.decisions(r)
+	if got["app/pinned-index"] != "delete delete:untagged skipped" {
+		t.Errorf("index: %q", got["app/pinned-index"])
+	}
+	for _, c := range []string{"pinned-amd64", "pinned-arm64", "pinned-att"} {
+		if got["app/"+c] != "delete delete:untagged skipped" {
+			t.Errorf("%s: %q, want skipped because its index stays", c, got["app/"+c])
+		}
+	}
+	if a := h.active("acme", "container", "app"); len(a) != 5 {
+		t.Errorf("active after apply: %v; the refused index lost children", a)
+	}
+	if n := h.sim.Stats().ByOp["DELETE version"]; n != 1 {
+		t.Errorf("%d DELETEs sent, want 1 (the refused index only)", n)
+	}
+}
