@@ -501,7 +501,7 @@ func (j *Journal) Manifest(ctx context.Context, digest string) (mediaType string
 
 // PutManifest caches a manifest the caller verified against its digest.
 func (j *Journal) PutManifest(ctx context.Context, digest, mediaType string, body []byte, at time.Time) error {
-	_, err := j.db.ExecContext(ctx, `INSERT OR IGNORE INTO manifests (digest, media_type, body, fetched_at) VALUES (?,?,?,?)`,
+	_, err := j.db.ExecContext(ctx, `INSERT OR REPLACE INTO manifests (digest, media_type, body, fetched_at) VALUES (?,?,?,?)`,
 		digest, mediaType, body, fmtTime(at))
 	if err != nil {
 		return fmt.Errorf("cache manifest %s: %w", digest, err)

@@ -190,9 +190,10 @@ func (p *Planner) manifest(ctx context.Context, repo, digest string) (*registry.
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			m, err := registry.Parse(mt, body)
-			if err == nil {
+		if ok && registry.Verify(digest, body) == nil {
+			// A cached copy that does not hash to its digest or parse is
+			// fetched again and replaced.
+			if m, err := registry.Parse(mt, body); err == nil {
 				m.Digest = digest
 				return m, nil
 			}

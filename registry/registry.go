@@ -123,9 +123,8 @@ func (c *Client) Fetch(ctx context.Context, repo, digest string) (*Manifest, err
 	c.mu.Lock()
 	c.fetches++
 	c.mu.Unlock()
-	sum := sha256.Sum256(body)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
-		return nil, fmt.Errorf("manifest %s of %s: %w: got %s", digest, repo, ErrDigestMismatch, got)
+	if err := Verify(digest, body); err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", repo, err)
 	}
 	mt := resp.Header.Get("Content-Type")
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
@@ -137,6 +136,15 @@ func (c *Client) Fetch(ctx context.Context, repo, digest string) (*Manifest, err
 	}
 	m.Digest = digest
 	return m, nil
+}
+
+// Verify checks that body hashes to digest.
+func Verify(digest string, body []byte) error {
+	sum := sha256.Sum256(body)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
+		return fmt.Errorf("%s: %w: got %s", digest, ErrDigestMismatch, got)
+	}
+	return nil
 }
 
 // get sends a GET with the repository's bearer token, obtaining one on a 401
