@@ -57,7 +57,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		VersionsDeleted: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_deleted_total",
 			Help: "Versions deleted."}, []string{"policy"}),
 		VersionsSkipped: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_skipped_total",
-			Help: "Planned deletions GitHub refused, by reason (download_limit, last_version)."}, []string{"policy", "reason"}),
+			Help: "Planned deletions not carried out, by reason: GitHub refused (download_limit, last_version), or a parent index was not deleted (parent_kept)."}, []string{"policy", "reason"}),
 		VersionsFailed: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_failed_total",
 			Help: "Planned deletions that failed, by reason (server_error, rate_limited, forbidden, other)."}, []string{"policy", "reason"}),
 		Restores: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_restores_total",

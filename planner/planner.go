@@ -127,21 +127,25 @@ type decided struct {
 }
 
 func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) (decided, error) {
-	in, facts, err := p.versions(ctx, pol, owner, pkg.Name)
+	in, facts, err := p.inputs(ctx, pol, owner, pkg.Name, now)
 	if err != nil {
 		return decided{}, err
 	}
 	ds := pol.Decide(in, now, facts)
-	if !pol.Select.IsContainer() || !anyDelete(ds) {
-		return decided{decisions: ds}, nil
-	}
-	// Something would be deleted from a container package: learn its
-	// manifest graph, then decide again with it (step 5).
-	if err := p.graphFacts(ctx, pol, pkg.Name, in, &facts); err != nil {
-		return decided{}, err
-	}
-	ds = pol.Decide(in, now, facts)
 	return decided{decisions: ds, freed: policy.FreedBytes(ds, facts.Manifests)}, nil
+}
+
+// inputs lists one package and gathers what deciding it needs: the
+// journal's refusals and, for a container package with something to
+// delete, its manifest graph (step 5). A package with nothing to delete
+// reads no manifest.
+func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string, now time.Time) ([]policy.Version, policy.Facts, error) {
+	vs, facts, err := p.versions(ctx, pol, owner, name)
+	if err != nil || !pol.Select.IsContainer() || !anyDelete(pol.Decide(vs, now, facts)) {
+		return vs, facts, err
+	}
+	err = p.graphFacts(ctx, pol, name, vs, &facts)
+	return vs, facts, err
 }
 
 func anyDelete(ds []policy.Decision) bool {
@@ -226,12 +230,7 @@ func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string,
 	if err != nil {
 		return nil, policy.Facts{}, err
 	}
-	vs, facts, err := p.versions(ctx, pol, owner, name)
-	if err != nil || !pol.Select.IsContainer() || !anyDelete(pol.Decide(vs, now, facts)) {
-		return vs, facts, err
-	}
-	err = p.graphFacts(ctx, pol, name, vs, &facts)
-	return vs, facts, err
+	return p.inputs(ctx, pol, owner, name, now)
 }
 
 func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string) ([]policy.Version, policy.Facts, error) {

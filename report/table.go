@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 	"unicode"
 )
 
@@ -18,7 +17,6 @@ type TableOptions struct {
 	// MaxRows caps the versions listed per package (0 = all); the rest are
 	// counted. The JSON report always has every decision.
 	MaxRows int
-	Now     time.Time
 }
 
 const (

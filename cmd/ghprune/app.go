@@ -115,15 +115,40 @@ type app struct {
 	exec    *executor.Executor
 }
 
-// newApp builds the client, journal and metrics for cfg. A returned code of
-// exitUsage means a config problem (no token, a fine-grained token).
-func newApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer) (*app, int, error) {
-	return openApp(ctx, cfg, e, log, reg, true)
+// startApp builds the logger and opens the app for a loaded config: the
+// common start of every command that talks to GitHub. On failure it has
+// printed why and returns the exit code (exitUsage for a config problem
+// such as no token or a fine-grained one: nothing was sent).
+func startApp(ctx context.Context, cfg *policy.Config, logLevel string, e env, reg prometheus.Registerer, needJournal bool) (*app, int) {
+	log, err := newLogger(logLevel, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return nil, exitUsage
+	}
+	a, code, err := openApp(ctx, cfg, e, log, reg, needJournal)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return nil, code
+	}
+	return a, 0
 }
 
-// openApp is newApp; with needJournal false (plan, explain) a journal that
-// cannot be opened (a read-only CI checkout) is only a warning: the plan
-// then lacks the remembered download-limit refusals.
+// parseSince turns -since DURATION into a cutoff; "" is no cutoff.
+func parseSince(since string, e env) (time.Time, error) {
+	if since == "" {
+		return time.Time{}, nil
+	}
+	d, err := policy.ParseDuration(since)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-since: %w", err)
+	}
+	return e.clock.Now().Add(-time.Duration(d)), nil
+}
+
+// openApp builds the client, journal and metrics for cfg. With needJournal
+// false (plan, explain) a journal that cannot be opened (a read-only CI
+// checkout) is only a warning: the plan then lacks the remembered
+// download-limit refusals.
 func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer, needJournal bool) (*app, int, error) {
 	tok, err := token(cfg, e)
 	if err != nil {
@@ -393,5 +418,5 @@ func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bo
 	case "markdown":
 		return report.WriteMarkdown(w, r, report.TableOptions{Verbose: verbose, MaxRows: maxRows})
 	}
-	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, MaxRows: maxRows, Now: e.clock.Now()})
+	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, MaxRows: maxRows})
 }

@@ -41,10 +41,8 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
 		return exitUsage
 	}
-	log, _ := newLogger("warn", e.stderr)
-	a, code, err := openApp(ctx, cfg, e, log, nil, false)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+	a, code := startApp(ctx, cfg, "warn", e, nil, false)
+	if a == nil {
 		return code
 	}
 	defer a.Close()

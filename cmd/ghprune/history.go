@@ -48,13 +48,9 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	f := journal.Filter{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, Now: e.clock.Now()}
-	if *since != "" {
-		d, err := policy.ParseDuration(*since)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "ghprune: -since: %v\n", err)
-			return exitUsage
-		}
-		f.Since = e.clock.Now().Add(-time.Duration(d))
+	if f.Since, err = parseSince(*since, e); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune history: %v\n", err)
+		return exitUsage
 	}
 	j, code := openJournal(ctx, *config, e)
 	if j == nil {

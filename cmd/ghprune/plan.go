@@ -61,11 +61,6 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 	if pols == nil {
 		return code
 	}
-	log, err := newLogger(f.logLevel, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitUsage
-	}
 	// Open the report file before anything is deleted: a report that
 	// cannot be written must not be discovered after the deletes.
 	w, closeOut, err := output(f.out, e)
@@ -73,10 +68,9 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	a, code, err := openApp(ctx, cfg, e, log, nil, apply)
-	if err != nil {
+	a, code := startApp(ctx, cfg, f.logLevel, e, nil, apply)
+	if a == nil {
 		closeOut()
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return code
 	}
 	defer a.Close()

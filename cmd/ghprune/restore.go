@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/ghprune/ghprune/executor"
 	"github.com/ghprune/ghprune/journal"
@@ -37,13 +36,9 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		return exitUsage
 	}
 	f := journal.Filter{RunID: *runID, VersionID: *versionID, Owner: *owner, Package: *pkg, Tag: *tag, Version: *version, States: []string{journal.StateDeleted}}
-	if *since != "" {
-		d, err := policy.ParseDuration(*since)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "ghprune restore: -since: %v\n", err)
-			return exitUsage
-		}
-		f.Since = e.clock.Now().Add(-time.Duration(d))
+	if f.Since, err = parseSince(*since, e); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune restore: %v\n", err)
+		return exitUsage
 	}
 	if *runID == 0 && *versionID == 0 && *pkg == "" && *since == "" {
 		fmt.Fprintln(e.stderr, "ghprune restore: say what to restore: -run ID, -version-id N, -package P with -tag T or -version V, or -since DURATION")
@@ -57,14 +52,8 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 	if cfg == nil {
 		return code
 	}
-	log, err := newLogger(*logLevel, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitUsage
-	}
-	a, code, err := newApp(ctx, cfg, e, log, nil)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+	a, code := startApp(ctx, cfg, *logLevel, e, nil, true)
+	if a == nil {
 		return code
 	}
 	defer a.Close()

@@ -52,20 +52,15 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if cfg == nil {
 		return code
 	}
-	log, err := newLogger(*logLevel, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitUsage
-	}
-	defer log.Sync()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, code, err := newApp(ctx, cfg, e, log, reg)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+	a, code := startApp(ctx, cfg, *logLevel, e, reg, true)
+	if a == nil {
 		return code
 	}
 	defer a.Close()
+	log := a.log
+	defer log.Sync()
 	a.exec.Grace = *grace
 	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler")), log: log, cfgPath: *config}
 
