@@ -175,18 +175,32 @@ func LoadFile(path string) (*Config, error) {
 
 // Parse decodes and validates data; file names the source in errors.
 func Parse(file string, data []byte) (*Config, error) {
+	cfg, _, err := parse(file, data)
+	return cfg, err
+}
+
+// parse is Parse, also returning the decoder (nil when the YAML did not
+// parse) so tests can check the work it did against its budget.
+func parse(file string, data []byte) (*Config, *decoder, error) {
 	cfg := DefaultConfig()
 	cfg.File = file
 	errs := &Errors{}
+	if line, n := countValues(data); n > maxValues {
+		// yaml.v3 builds a node of some 200 bytes for every value before
+		// anything here can look at it: bound them first.
+		errs.add(&FieldError{File: file, Line: line, Column: 1,
+			Msg: fmt.Sprintf("the file holds more than %d values; a ghprune config needs a few thousand", maxValues)})
+		return nil, nil, errs.err()
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if err == io.EOF {
 			errs.add(&FieldError{File: file, Msg: "the file is empty"})
-			return nil, errs.err()
+			return nil, nil, errs.err()
 		}
 		errs.add(yamlSyntaxError(file, err))
-		return nil, errs.err()
+		return nil, nil, errs.err()
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
@@ -196,13 +210,50 @@ func Parse(file string, data []byte) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
-	d := &decoder{file: file, errs: errs}
-	d.decode(doc, reflect.ValueOf(cfg).Elem(), "")
+	d := newDecoder(file, errs, doc)
+	d.decode(doc, reflect.ValueOf(cfg).Elem(), keyPath{idx: -1})
+	if d.over {
+		// A budget ran out (aliases, or the file's patterns): validation
+		// would walk what was refused.
+		return nil, d, errs.err()
+	}
 	cfg.validate(doc, errs)
 	if err := errs.err(); err != nil {
-		return nil, err
+		return nil, d, err
 	}
-	return cfg, nil
+	return cfg, d, nil
+}
+
+// maxValues bounds the values a config may hold, so that the YAML parser's
+// node tree stays small (about 40 MB at the bound); real configs hold a few
+// thousand, a 1 MB one with 2,000 policies about 100,000.
+const maxValues = 200_000
+
+// countValues estimates the values in data from one pass over its bytes,
+// without parsing: one per line that is not blank or a comment, plus one per
+// flow separator (",") and per mapping or sequence indicator (": ", "- ",
+// a final ":") within it. It returns the line where the count first passed maxValues.
+func countValues(data []byte) (line, n int) {
+	for ln := 1; len(data) > 0; ln++ {
+		var l []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i], data[i+1:]
+		} else {
+			l, data = data, nil
+		}
+		t := bytes.TrimSpace(l)
+		if len(t) == 0 || t[0] == '#' {
+			continue
+		}
+		n += 1 + bytes.Count(t, []byte(",")) + bytes.Count(t, []byte(": ")) + bytes.Count(t, []byte("- "))
+		if t[len(t)-1] == ':' {
+			n++ // a key whose value is on the next lines, or null
+		}
+		if n > maxValues {
+			return ln, n
+		}
+	}
+	return 0, n
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -19,6 +19,10 @@ type Version struct {
 	Tags      []string // container tags; empty means untagged
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// RawCreatedAt and RawUpdatedAt are the values GitHub sent when they
+	// were not timestamps ("null", `""`, "yesterday"), for the reason of an
+	// invalid-time decision; empty when the time is valid or was absent.
+	RawCreatedAt, RawUpdatedAt string
 }
 
 // Action is keep or delete.
@@ -41,7 +45,18 @@ const (
 	RuleLastVersion        = "last-version"
 	RuleCircuitBreaker     = "circuit-breaker"
 	RuleDeferred           = "deferred"
+	// RuleInvalidTime keeps a version whose date the decision needs is
+	// missing, does not parse or lies in the future: its age is unknown.
+	RuleInvalidTime = "invalid-time"
+	// RuleListingChanged keeps every version of a package whose listing
+	// changed while it was paged.
+	RuleListingChanged = "listing-changed"
 )
+
+// FutureTolerance is how far past now a timestamp may lie before it counts
+// as invalid: clocks differ a little, and versions are pushed while a run
+// lists packages.
+const FutureTolerance = time.Hour
 
 // Decision is the verdict on one version: the action, the rule or protection
 // that decided it, and one human sentence saying why.
@@ -69,11 +84,16 @@ type Facts struct {
 	// Unreadable names a manifest that could not be read: the graph is
 	// unknown, so the whole package is kept this run (fail closed).
 	Unreadable string
+	// ListingChanged, when set, says why the versions cannot be trusted to
+	// be all of the package's (the listing shifted while it was paged):
+	// every version is kept this run (fail closed).
+	ListingChanged string
 }
 
 // Decide returns a decision for every version of one package under p at now,
-// newest first (each pointing at its element of versions), following the fixed order of policy.md: protect, keep rules,
-// delete rules, floors (keep_at_least, last version), circuit breaker. It is a
+// newest first (each pointing at its element of versions), following the
+// fixed order: dates (a version of unknown age is kept), protect, keep rules,
+// delete rules, graph, floors (keep_at_least, last version), circuit breaker. It is a
 // pure function: the result depends neither on the order of rules nor on the
 // order versions arrive in. The per-run cap is applied across packages by
 // ApplyRunLimit.
@@ -99,8 +119,29 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 		decided[i] = true
 	}
 
+	// 0. A listing that changed while it was paged may miss versions (an
+	// index whose children would then look unreferenced): keep it all.
+	if facts.ListingChanged != "" {
+		for i := range ds {
+			set(i, Keep, RuleListingChanged, facts.ListingChanged)
+		}
+		return ds
+	}
+
+	// 1. Dates. A version whose age is unknown is kept, and it takes no
+	// most_recent or keep_at_least slot from a version whose age is known.
+	invalid := p.invalidTimes(vs, now)
+	for i, why := range invalid {
+		if why != "" {
+			set(i, Keep, RuleInvalidTime, why)
+		}
+	}
+
 	// 2. Protect.
 	for i, v := range vs {
+		if decided[i] {
+			continue
+		}
 		switch {
 		case len(p.Protect.Tags) > 0 && p.Protect.Tags.MatchAny(v.Tags):
 			t := firstMatch(p.Protect.Tags, v.Tags)
@@ -124,7 +165,7 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 	}{{p.Keep, Keep}, {p.Delete, Delete}} {
 		best := make([]*Rule, len(vs))
 		for _, r := range kind.rules {
-			for i, m := range r.matches(vs, now, container) {
+			for i, m := range r.matches(vs, now, container, invalid) {
 				if m && !decided[i] && (best[i] == nil || r.Name < best[i].Name) {
 					best[i] = r
 				}
@@ -162,7 +203,11 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 
 	// 6. Floors. vs is newest first, so the first candidates found are the newest.
 	if k := p.Protect.KeepAtLeast; k > 0 {
-		for i := 0; i < len(vs) && i < k; i++ {
+		for i, n := 0, 0; i < len(vs) && n < k; i++ {
+			if invalid != nil && invalid[i] != "" {
+				continue // its age is unknown: it is not among the newest
+			}
+			n++
 			if ds[i].Action == Delete {
 				set(i, Keep, RuleProtectedKeepLeast, "one of the "+strconv.Itoa(k)+" newest versions (protect.keep_at_least); "+ds[i].Reason)
 			}
@@ -365,10 +410,15 @@ func families(ds []Decision) *familyInfo {
 
 // matches returns the indexes of vs the rule matches. most_recent ranks the
 // versions the other conditions select, newest first by the rule's age basis.
-func (r *Rule) matches(vs []*Version, now time.Time, container bool) []bool {
+// A version with a non-empty invalid entry (nil: none) has no known age: it
+// matches no rule and takes no most_recent slot.
+func (r *Rule) matches(vs []*Version, now time.Time, container bool, invalid []string) []bool {
 	out := make([]bool, len(vs))
 	var idx []int
 	for i, v := range vs {
+		if invalid != nil && invalid[i] != "" {
+			continue
+		}
 		if r.matchVersion(*v, now, container) {
 			out[i] = true
 			idx = append(idx, i)
@@ -382,6 +432,53 @@ func (r *Rule) matches(vs []*Version, now time.Time, container bool) []bool {
 		}
 	}
 	return out
+}
+
+// invalidTimes returns, per version of vs, why its age is unknown ("" when
+// it is known), or nil when every age is known (the common case, which
+// allocates nothing). created_at always counts; updated_at counts when a
+// rule of p measures age by it.
+func (p *Policy) invalidTimes(vs []*Version, now time.Time) []string {
+	updated := false
+	for _, r := range p.Keep {
+		updated = updated || r.AgeBasis == "updated_at"
+	}
+	for _, r := range p.Delete {
+		updated = updated || r.AgeBasis == "updated_at"
+	}
+	var out []string
+	limit := now.Add(FutureTolerance)
+	for i, v := range vs {
+		why := timeProblem("created_at", v.CreatedAt, v.RawCreatedAt, limit)
+		if why == "" && updated {
+			why = timeProblem("updated_at", v.UpdatedAt, v.RawUpdatedAt, limit)
+		}
+		if why != "" {
+			if out == nil {
+				out = make([]string, len(vs))
+			}
+			out[i] = why
+		}
+	}
+	return out
+}
+
+// timeProblem says why t (read from field; raw is the JSON GitHub sent
+// when it did not parse: null, "", "yesterday") cannot be used to tell an age, or "" when it can.
+func timeProblem(field string, t time.Time, raw string, limit time.Time) string {
+	const keep = ": its age is unknown, so it is kept"
+	switch {
+	case t.IsZero() && raw != "":
+		if len(raw) > 64 {
+			raw = raw[:64] + "…"
+		}
+		return field + " is " + raw + ", not a time" + keep
+	case t.IsZero():
+		return field + " is missing" + keep
+	case t.After(limit):
+		return field + " " + t.UTC().Format(time.RFC3339) + " is in the future" + keep
+	}
+	return ""
 }
 
 func (r *Rule) basis() string {

@@ -23,10 +23,98 @@ type nodeUnmarshaler interface {
 type decoder struct {
 	file string
 	errs *Errors
+
+	// yaml.Node keeps an alias as a pointer to its anchor's value, so the
+	// walk re-walks that value at every use, and nested aliases multiply: a
+	// few kilobytes can stand for billions of values. visits counts what
+	// the walk did, in the budget's units; past budget, inside an alias,
+	// decoding stops with one error at the outermost alias being expanded.
+	visits, budget int
+	nodes          int        // the document's own size in the same units, aliases not followed
+	over           bool       // the budget ran out: walk no further
+	alias          *yaml.Node // the outermost alias being expanded; nil outside aliases
+	aliasPath      string
+
+	// patterns caches compiled globs, regular expressions and constraints
+	// by source, so a pattern repeated or reached through an alias is
+	// compiled once. programs is what compiling the file's patterns cost,
+	// against programBudget.
+	patterns map[string]compiled
+	programs int
+	structs  map[reflect.Type]*structInfo
+}
+
+type compiled struct {
+	p   Pattern
+	err error
+}
+
+// The alias budget. Values are counted in units of about 64 bytes of
+// decoded config: one per value walked, plus the size of each struct the
+// walk allocates (a rule is 3 more, a policy 4), so that the budget bounds
+// memory whatever shape the aliases take. The file's own size is counted
+// the same way, its mappings as structs. A file may expand to aliasFactor
+// times its own size, plus aliasFloor so that a small config sharing rule
+// lists among many policies passes, and never to more than aliasMax, some
+// 30 MB of decoded config and 0.1 s.
+const (
+	aliasFactor = 4
+	aliasFloor  = 10_000
+	aliasMax    = 500_000
+	unitBytes   = 64
+)
+
+func newDecoder(file string, errs *Errors, doc *yaml.Node) *decoder {
+	n := countNodes(doc)
+	return &decoder{file: file, errs: errs, nodes: n, budget: min(aliasFactor*n+aliasFloor, aliasMax),
+		patterns: map[string]compiled{}, structs: map[reflect.Type]*structInfo{}}
+}
+
+// The budget of a file's RE2 programs. Each distinct pattern compiled to
+// one (globs with {} or **/, re:) costs its instructions, counted even when
+// refused, plus programOverhead for the regexp.Regexp around it (some 2 KB
+// live); a file's patterns may cost programBudget in all, some 20 ms to
+// compile and 30 MB. A real config has tens of such patterns, not the tens
+// of thousands that would take seconds and hundreds of megabytes.
+const (
+	programOverhead = 32
+	programBudget   = 200_000
+)
+
+// mappingUnits is what a mapping node is counted as in the file's size:
+// itself and the struct it is likely decoded into.
+const mappingUnits = 5
+
+// countNodes is the size of the tree at n in budget units, each node
+// counted once: aliases are counted, not followed.
+func countNodes(n *yaml.Node) int {
+	c := 1
+	if n.Kind == yaml.MappingNode {
+		c = mappingUnits
+	}
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
 	d.errs.add(&FieldError{File: d.file, Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// keyPath is a key path built only when it is needed: a list's elements
+// share the list's path and differ by index, so decoding half a million
+// list elements formats no path unless they are wrong.
+type keyPath struct {
+	base string
+	idx  int // -1: no index
+}
+
+func (k keyPath) String() string {
+	if k.idx < 0 {
+		return k.base
+	}
+	return k.base + "[" + strconv.Itoa(k.idx) + "]"
 }
 
 func joinPath(path, key string) string {
@@ -36,32 +124,71 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+var patternType = reflect.TypeOf(Pattern{})
+
+// charge counts k values about to be walked and reports whether the walk
+// may go on. Past the budget, inside an alias, it records the error once
+// and stops the walk.
+func (d *decoder) charge(k int) bool {
+	if d.over {
+		return false
+	}
+	if d.alias == nil || d.visits+k <= d.budget {
+		return true
+	}
+	d.over = true
+	d.errs.add(&FieldError{File: d.file, Line: d.alias.Line, Column: d.alias.Column, Path: d.aliasPath,
+		Msg: fmt.Sprintf("YAML aliases expand to more than %d values (the file has %d); write the values out or use fewer aliases", d.budget, d.nodes)})
+	return false
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, kp keyPath) {
+	if d.over {
+		return
+	}
+	if n.Kind == yaml.AliasNode && d.alias == nil {
+		d.alias, d.aliasPath = n, kp.String()
+		defer func() { d.alias = nil }()
+	}
+	if !d.charge(1) {
+		return
+	}
+	d.visits++
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		// "tags:" with nothing after it must not silently drop a condition
 		// and widen a rule: an empty value is an error, not a default.
-		if path != "" {
-			d.errorf(n, path, "empty value: give a value or remove the key")
+		if kp.base != "" || kp.idx >= 0 {
+			d.errorf(n, kp.String(), "empty value: give a value or remove the key")
 		}
+		return
+	}
+	if v.Type() == patternType {
+		d.pattern(n, v, kp)
 		return
 	}
 	if v.CanAddr() {
 		if u, ok := v.Addr().Interface().(nodeUnmarshaler); ok {
 			if err := u.unmarshalNode(n); err != nil {
-				d.errorf(n, path, "%v", err)
+				d.errorf(n, kp.String(), "%v", err)
 			}
 			return
 		}
 	}
+	path := kp.String()
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
+			size := int(v.Type().Elem().Size())
+			if !d.charge(size / unitBytes) {
+				return
+			}
+			d.visits += size / unitBytes
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		d.decode(n, v.Elem(), path)
+		d.decode(n, v.Elem(), kp)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
@@ -75,9 +202,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(n, path, "empty pattern list: give patterns or remove the key")
 			return
 		}
+		// Every element will be walked: refuse before allocating a slice
+		// the budget cannot pay for.
+		if !d.charge(len(n.Content)) {
+			return
+		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			d.decode(c, s.Index(i), keyPath{path, i})
 		}
 		v.Set(s)
 	case reflect.String:
@@ -120,46 +252,103 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "expected a mapping, got %s", describe(n))
+// pattern decodes a pattern through the cache. Only patterns that compile
+// to something are cached: literal and prefix globs cost less to compile
+// than to look up, and a file can hold half a million of them.
+func (d *decoder) pattern(n *yaml.Node, v reflect.Value, kp keyPath) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, kp.String(), "expected a pattern string, got %s", describe(n))
 		return
 	}
-	fields := map[string]int{}
-	var names []string
-	t := v.Type()
+	c, ok := d.patterns[n.Value]
+	if !ok {
+		var cost int
+		c.p, cost, c.err = compilePattern(n.Value)
+		if cost > 0 {
+			if d.programs += cost + programOverhead; d.programs > programBudget {
+				d.over = true
+				d.errorf(n, kp.String(), "the {}, **/ and re: patterns of this file compile to more than %d instructions in all; use fewer distinct ones", programBudget)
+				return
+			}
+		}
+		if c.err != nil || c.p.kind >= kindGlob {
+			d.patterns[n.Value] = c
+		}
+	}
+	if c.err != nil {
+		d.errorf(n, kp.String(), "%v", c.err)
+		return
+	}
+	*v.Addr().Interface().(*Pattern) = c.p
+}
+
+// structInfo is what decodeStruct needs of a struct type, computed once
+// per type: an alias bomb decodes millions of structs.
+type structInfo struct {
+	fields map[string]int // yaml key → field index
+	names  []string       // yaml keys, for suggestions
+}
+
+func (d *decoder) structInfo(t reflect.Type) *structInfo {
+	if si, ok := d.structs[t]; ok {
+		return si
+	}
+	si := &structInfo{fields: map[string]int{}}
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			continue
 		}
-		fields[name] = i
-		names = append(names, name)
+		si.fields[name] = i
+		si.names = append(si.names, name)
 	}
-	seen := map[string]bool{}
+	d.structs[t] = si
+	return si
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "expected a mapping, got %s", describe(n))
+		return
+	}
+	si := d.structInfo(v.Type())
+	var seen uint64               // known keys seen, by field index (config structs have fewer than 64 fields)
+	var seenOther map[string]bool // unknown keys seen; allocated only for a mistake
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if d.over {
+			return
+		}
 		k, val := n.Content[i], n.Content[i+1]
 		key := k.Value
-		kp := joinPath(path, key)
 		if key == "<<" {
-			d.errorf(k, kp, "merge keys are not supported; repeat the keys")
+			d.errorf(k, joinPath(path, key), "merge keys are not supported; repeat the keys")
 			continue
 		}
-		if seen[key] {
-			d.errorf(k, kp, "duplicate key")
+		fi, ok := si.fields[key]
+		dup := false
+		if ok {
+			dup = seen&(1<<fi) != 0
+			seen |= 1 << fi
+		} else {
+			dup = seenOther[key]
+			if seenOther == nil {
+				seenOther = map[string]bool{}
+			}
+			seenOther[key] = true
+		}
+		if dup {
+			d.errorf(k, joinPath(path, key), "duplicate key")
 			continue
 		}
-		seen[key] = true
-		fi, ok := fields[key]
 		if !ok {
-			msg := fmt.Sprintf("unknown key %q", key)
-			if s := suggest(key, names); s != "" {
+			msg := fmt.Sprintf("unknown key %s", quoteShort(key))
+			if s := suggest(key, si.names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			d.errorf(k, kp, "%s", msg)
+			d.errorf(k, joinPath(path, key), "%s", msg)
 			continue
 		}
-		d.decode(val, v.Field(fi), kp)
+		d.decode(val, v.Field(fi), keyPath{joinPath(path, key), -1})
 	}
 }
 
@@ -182,13 +371,18 @@ func describe(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return strconv.Quote(n.Value)
+		return quoteShort(n.Value)
 	}
 	return "an unexpected value"
 }
 
 // suggest returns the known key closest to key when it is a likely typo.
+// Keys far longer than any known key are no typo, and would cost
+// len(key) × len(known) steps each: they get no suggestion.
 func suggest(key string, known []string) string {
+	if len(key) > maxSuggestKey {
+		return ""
+	}
 	best, bestD := "", 3
 	for _, k := range known {
 		if d := levenshtein(key, k); d < bestD {
@@ -197,6 +391,8 @@ func suggest(key string, known []string) string {
 	}
 	return best
 }
+
+const maxSuggestKey = 64
 
 func levenshtein(a, b string) int {
 	prev := make([]int, len(b)+1)

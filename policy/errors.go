@@ -28,21 +28,39 @@ func (e *FieldError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	// Messages echo the values they complain about; a token pasted into
+	// any of them (api_url, a path) must not be printed.
+	return RedactTokens(b.String())
 }
+
+// maxErrors bounds the problems kept for one file: a machine-made file with
+// 100,000 broken policies must not cost gigabytes of messages.
+const maxErrors = 200
 
 // Errors is every problem found in one config file, in file order. Loading
-// reports them all at once so a user fixes a file in one pass.
+// reports them all at once so a user fixes a file in one pass; past
+// maxErrors only the number of further problems is kept.
 type Errors struct {
 	List []*FieldError
+	// More counts the problems found past the first maxErrors.
+	More int
 }
 
-func (e *Errors) add(fe *FieldError) { e.List = append(e.List, fe) }
+func (e *Errors) add(fe *FieldError) {
+	if len(e.List) >= maxErrors {
+		e.More++
+		return
+	}
+	e.List = append(e.List, fe)
+}
 
 func (e *Errors) Error() string {
-	msgs := make([]string, len(e.List))
+	msgs := make([]string, len(e.List), len(e.List)+1)
 	for i, fe := range e.List {
 		msgs[i] = fe.Error()
+	}
+	if e.More > 0 {
+		msgs = append(msgs, fmt.Sprintf("… and %d more problems", e.More))
 	}
 	return strings.Join(msgs, "\n")
 }

@@ -46,6 +46,14 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 		}
 		return patternList(ps)
 	}
+	invalid := p.invalidTimes(vs, now)
+	var timeDetail string
+	if invalid != nil && invalid[indexOf(vs, v.ID)] != "" {
+		timeDetail = invalid[indexOf(vs, v.ID)]
+	} else {
+		timeDetail = "created " + age(now, v.CreatedAt) + " ago: a known age"
+	}
+	add("valid-time", final.Rule == RuleInvalidTime, timeDetail, RuleInvalidTime)
 	add("protect.tags", len(p.Protect.Tags) > 0 && p.Protect.Tags.MatchAny(v.Tags),
 		fmt.Sprintf("%s against tags %s", has(p.Protect.Tags), tagsOrNone(v.Tags)), RuleProtectedTag)
 	add("protect.versions", len(p.Protect.Versions) > 0 && p.Protect.Versions.Match(v.Name),
@@ -63,7 +71,7 @@ func (p *Policy) Explain(versions []Version, id int64, now time.Time, facts Fact
 		rules []*Rule
 	}{{"keep", p.Keep}, {"delete", p.Delete}} {
 		for _, r := range group.rules {
-			m := r.matches(vs, now, container)[indexOf(vs, v.ID)]
+			m := r.matches(vs, now, container, invalid)[indexOf(vs, v.ID)]
 			d := r.reason(Action(group.kind), v, now)
 			if !m {
 				d = "does not match: " + r.whyNot(v, now, container)

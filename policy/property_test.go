@@ -118,7 +118,7 @@ func TestDecide_Properties(t *testing.T) {
 					fail("keep_at_least %d violated at rank %d: %+v", p.Protect.KeepAtLeast, rank, d)
 				}
 				for _, k := range p.Keep {
-					if k.matches([]*Version{v}, now, true)[0] && k.MostRecent == nil {
+					if k.matches([]*Version{v}, now, true, nil)[0] && k.MostRecent == nil {
 						fail("keep rule %s matches but version deleted: %+v", k.Name, d)
 					}
 				}

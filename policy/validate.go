@@ -13,16 +13,6 @@ import (
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
-// looksLikeToken recognizes GitHub's token prefixes.
-func looksLikeToken(s string) bool {
-	for _, p := range []string{"ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 var policyName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
 // PackageTypes are the package types of the GitHub Packages API.
@@ -62,15 +52,21 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 	}
 	for _, k := range []struct{ path, val string }{{"github.api_url", c.GitHub.APIURL}, {"github.registry_url", c.GitHub.RegistryURL}} {
 		u, err := url.Parse(k.val)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 			v.errorf(k.path, "expected an http(s) URL, got %q", k.val)
+		case u.User != nil:
+			// Never echo it: the user part is where a credential would be.
+			v.errorf(k.path, "must not carry credentials (user:password@); the token comes from token_env or token_file")
+		case u.RawQuery != "" || u.Fragment != "":
+			v.errorf(k.path, "must not have a query or fragment, got %q", k.val)
 		}
 	}
-	if !envName.MatchString(c.GitHub.TokenEnv) || looksLikeToken(c.GitHub.TokenEnv) {
+	if !envName.MatchString(c.GitHub.TokenEnv) || LooksLikeToken(c.GitHub.TokenEnv) {
 		// Never echo the value: a token pasted here by mistake must not be printed.
 		v.errorf("github.token_env", "must name an environment variable (letters, digits, underscores), not hold the token itself")
 	}
-	if c.GitHub.TokenFile != "" && nodeAt(root, "github.token_env") != nil {
+	if c.GitHub.TokenFile != "" && written(root, "github.token_env") {
 		v.errorf("github.token_file", "set token_env or token_file, not both")
 	}
 	if c.GitHub.APIVersion != "2022-11-28" && c.GitHub.APIVersion != "2026-03-10" {
@@ -242,17 +238,33 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// nodeAt finds the node for a key path such as policies[2].delete[0].older_than:
-// the key node for a mapping entry (so errors point at the key), the element
-// for a list index. It returns the deepest node found when the path does not
-// exist in the source (a missing key is reported at its parent).
+// nodeAt finds the node for a key path such as policies[2].delete[0].older_than,
+// for locating a message: the key node for a mapping entry (so errors point
+// at the key), the element for a list index. When the path does not exist in
+// the source (a missing key, reported at its parent) it returns the deepest
+// node found, so it must never be used to ask whether a key is set: that is
+// written.
 func nodeAt(root *yaml.Node, path string) *yaml.Node {
+	n, _ := lookup(root, path)
+	return n
+}
+
+// written reports whether path is written in the source, as opposed to
+// taking its default.
+func written(root *yaml.Node, path string) bool {
+	_, exact := lookup(root, path)
+	return exact
+}
+
+// lookup walks path from root. It returns the node found and whether it is
+// the node of path itself (exact) or only the deepest parent that exists.
+func lookup(root *yaml.Node, path string) (*yaml.Node, bool) {
 	n := root
 	for n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
 	if path == "" {
-		return n
+		return n, n != nil
 	}
 	var at *yaml.Node = n
 	for _, seg := range strings.Split(path, ".") {
@@ -262,7 +274,7 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 			for _, part := range strings.Split(strings.TrimSuffix(seg[i+1:], "]"), "][") {
 				k, err := strconv.Atoi(part)
 				if err != nil {
-					return at
+					return at, false
 				}
 				idxs = append(idxs, k)
 			}
@@ -271,7 +283,7 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 			n = n.Alias
 		}
 		if n == nil || n.Kind != yaml.MappingNode {
-			return at
+			return at, false
 		}
 		var val *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -281,7 +293,7 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 			}
 		}
 		if val == nil {
-			return at
+			return at, false
 		}
 		n = val
 		for _, k := range idxs {
@@ -289,11 +301,11 @@ func nodeAt(root *yaml.Node, path string) *yaml.Node {
 				n = n.Alias
 			}
 			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
-				return at
+				return at, false
 			}
 			n = n.Content[k]
 			at = n
 		}
 	}
-	return at
+	return at, true
 }
