@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
@@ -49,15 +50,17 @@ type packageJSON struct {
 }
 
 type versionJSON struct {
-	ID             int64        `json:"id"`
-	Name           string       `json:"name"`
-	URL            string       `json:"url"`
-	PackageHTMLURL string       `json:"package_html_url"`
-	CreatedAt      string       `json:"created_at"`
-	UpdatedAt      string       `json:"updated_at"`
-	DeletedAt      string       `json:"deleted_at,omitempty"`
-	HTMLURL        string       `json:"html_url"`
-	Metadata       metadataJSON `json:"metadata"`
+	ID             int64  `json:"id"`
+	Name           string `json:"name"`
+	URL            string `json:"url"`
+	PackageHTMLURL string `json:"package_html_url"`
+	// CreatedAt and UpdatedAt are raw so that a version seeded with a bad
+	// date (VersionSeed.CreatedAtJSON) can serve it; empty omits the field.
+	CreatedAt json.RawMessage `json:"created_at,omitempty"`
+	UpdatedAt json.RawMessage `json:"updated_at,omitempty"`
+	DeletedAt string          `json:"deleted_at,omitempty"`
+	HTMLURL   string          `json:"html_url"`
+	Metadata  metadataJSON    `json:"metadata"`
 }
 
 type metadataJSON struct {
@@ -100,6 +103,17 @@ type urls struct {
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// rawTime is t as a JSON string, or override as given ("-" leaves it out).
+func rawTime(t time.Time, override string) json.RawMessage {
+	switch override {
+	case "":
+		return json.RawMessage(strconv.Quote(ts(t)))
+	case "-":
+		return nil
+	}
+	return json.RawMessage(override)
+}
 
 // nodeID builds a legacy global node id as GitHub does for accounts:
 // base64("0" + len(type) + ":" + type + id), e.g. "04:User1".
@@ -183,8 +197,8 @@ func (u urls) version(v *version) versionJSON {
 		Name:           v.name,
 		URL:            u.packageURL(p) + "/versions/" + strconv.FormatInt(v.id, 10),
 		PackageHTMLURL: u.packageHTML(p),
-		CreatedAt:      ts(v.createdAt),
-		UpdatedAt:      ts(v.updatedAt),
+		CreatedAt:      rawTime(v.createdAt, v.createdJSON),
+		UpdatedAt:      rawTime(v.updatedAt, v.updatedJSON),
 		Metadata:       metadataJSON{PackageType: p.typ},
 	}
 	if v.deletedAt != nil {

@@ -84,6 +84,11 @@ type VersionSeed struct {
 	// Nil means no manifest: the registry answers MANIFEST_UNKNOWN, as for a
 	// broken image whose manifest is gone.
 	Manifest []byte
+	// CreatedAtJSON and UpdatedAtJSON, when set, replace the timestamp in
+	// the version's JSON with this JSON text (null, "", "yesterday") or, as
+	// "-", leave the field out: a fault on demand for clients that must not
+	// trust a date they cannot read. CreatedAt still orders the listing.
+	CreatedAtJSON, UpdatedAtJSON string
 	// MediaType is the manifest's Content-Type; empty means the manifest's own
 	// "mediaType" field, else an OCI index if it lists "manifests", else
 	// MediaOCIManifest. It needs a Manifest.
@@ -235,6 +240,8 @@ type version struct {
 	// manifest is nil when the version was seeded without one.
 	manifest  []byte
 	mediaType string
+	// createdJSON and updatedJSON override the dates served (VersionSeed).
+	createdJSON, updatedJSON string
 }
 
 type faultState struct {
@@ -456,6 +463,7 @@ func (s *Server) addVersion(ownerLogin, packageType, pkgName string, v VersionSe
 	nv := &version{
 		id: id, pkg: p, name: name, tags: slices.Clone(v.Tags),
 		createdAt: created, updatedAt: updated, downloads: v.Downloads,
+		createdJSON: v.CreatedAtJSON, updatedJSON: v.UpdatedAtJSON,
 	}
 	if len(v.Manifest) > 0 {
 		nv.manifest = slices.Clone(v.Manifest)
@@ -469,6 +477,45 @@ func (s *Server) addVersion(ownerLogin, packageType, pkgName string, v VersionSe
 	p.sorted = nil
 	s.versions[id] = nv
 	return id, nil
+}
+
+// Tag adds tags to the active version id, moving each from any other
+// version of its package that has it, as pushing or tagging an existing
+// digest does (docker push, crane tag). It stands for other actors changing
+// a package while a client plans and deletes.
+func (s *Server) Tag(id int64, tags ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.versions[id]
+	if v == nil || v.deletedAt != nil {
+		return fmt.Errorf("tag version %d: no such active version", id)
+	}
+	for _, o := range v.pkg.versions {
+		if o != v {
+			o.tags = slices.DeleteFunc(o.tags, func(t string) bool { return slices.Contains(tags, t) })
+		}
+	}
+	for _, t := range tags {
+		if !slices.Contains(v.tags, t) {
+			v.tags = append(v.tags, t)
+		}
+	}
+	return nil
+}
+
+// Remove deletes the active version id as another tool would (the web UI,
+// another Action): at the clock's now, restorable, without the API's checks
+// and without counting a request.
+func (s *Server) Remove(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.versions[id]
+	if v == nil || v.deletedAt != nil {
+		return fmt.Errorf("remove version %d: no such active version", id)
+	}
+	now := s.clock.Now()
+	v.deletedAt = &now
+	return nil
 }
 
 // Version returns the state of the version with id, deleted or not.
