@@ -7,6 +7,7 @@ package scheduler
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
@@ -16,7 +17,11 @@ import (
 type Job struct {
 	Name     string
 	Schedule cron.Schedule
-	Run      func(ctx context.Context)
+	// Key identifies the schedule as written (spec and time zone): a job
+	// whose Name and Key are unchanged by Start keeps its entry and so its
+	// next run time. Empty means always replace.
+	Key string
+	Run func(ctx context.Context)
 }
 
 // Scheduler runs jobs on their schedules until stopped.
@@ -25,8 +30,15 @@ type Scheduler struct {
 	turn sync.Mutex     // one run at a time across jobs
 	runs sync.WaitGroup // every run in progress, of any schedule generation
 
-	mu   sync.Mutex
-	cron *cron.Cron
+	mu      sync.Mutex
+	cron    *cron.Cron
+	entries map[string]entry // by job name
+}
+
+// entry is a scheduled job's place in the cron.
+type entry struct {
+	id  cron.EntryID
+	key string
 }
 
 // New returns an idle scheduler.
@@ -45,29 +57,47 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.l.Error(msg, zap.Error(err), zap.Any("details", kv))
 }
 
-// Start schedules jobs, replacing any schedule already running (a config
-// reload); runs in progress finish. Jobs get ctx, so cancelling it stops them.
-func (s *Scheduler) Start(ctx context.Context, jobs []Job) {
+// Start schedules jobs. Called again (a config reload) it replaces the
+// schedule, but a job whose Name and Key are unchanged keeps its entry, so a
+// reload never postpones a policy's next run; runs in progress finish. Jobs
+// get ctx, so cancelling it stops them. It returns the names of the jobs
+// kept unchanged.
+func (s *Scheduler) Start(ctx context.Context, jobs []Job) (kept []string) {
 	cl := cronLogger{s.log}
-	c := cron.New(cron.WithChain(cron.Recover(cl)), cron.WithLogger(cl))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron == nil {
+		s.cron = cron.New(cron.WithChain(cron.Recover(cl)), cron.WithLogger(cl))
+		s.entries = map[string]entry{}
+		defer s.cron.Start()
+	}
+	want := map[string]bool{}
 	for _, j := range jobs {
-		j := j
 		if j.Schedule == nil {
 			s.log.Warn("policy has no schedule; serve will not run it", zap.String("policy", j.Name))
 			continue
 		}
-		c.Schedule(j.Schedule, cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
+		want[j.Name] = true
+		if old, ok := s.entries[j.Name]; ok {
+			if old.key != "" && old.key == j.Key {
+				kept = append(kept, j.Name)
+				continue
+			}
+			s.cron.Remove(old.id)
+		}
+		j := j
+		id := s.cron.Schedule(j.Schedule, cron.NewChain(cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() {
 			s.run(ctx, j, "scheduled run")
 		})))
+		s.entries[j.Name] = entry{id: id, key: j.Key}
 	}
-	s.mu.Lock()
-	old := s.cron
-	s.cron = c
-	s.mu.Unlock()
-	if old != nil {
-		old.Stop()
+	for name, e := range s.entries {
+		if !want[name] {
+			s.cron.Remove(e.id)
+			delete(s.entries, name)
+		}
 	}
-	c.Start()
+	return kept
 }
 
 // run runs j in its turn; Stop waits for it.
@@ -104,6 +134,18 @@ func (s *Scheduler) Next() []cron.Entry {
 		return nil
 	}
 	return s.cron.Entries()
+}
+
+// NextRun returns when the job name runs next, and false when it is not
+// scheduled.
+func (s *Scheduler) NextRun(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[name]
+	if !ok || s.cron == nil {
+		return time.Time{}, false
+	}
+	return s.cron.Entry(e.id).Next, true
 }
 
 // Stop stops scheduling and returns a context done when every run in

@@ -2,9 +2,11 @@ package scheduler
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/robfig/cron/v3"
 )
 
@@ -89,4 +91,52 @@ func TestScheduler_StopWaitsForRunNowAndReplacedSchedules(t *testing.T) {
 	}
 	close(release)
 	<-done.Done()
+}
+
+// countingSchedule never fires during a test, and answers a later time each
+// time any of them is asked, so a recomputed next run shows.
+type countingSchedule struct{}
+
+var asked atomic.Int64
+
+func (countingSchedule) Next(time.Time) time.Time {
+	return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(asked.Add(1)) * time.Hour)
+}
+
+// A reload must not postpone a policy whose schedule it did not change:
+// reloading every few seconds stopped every "@every 10s" policy.
+func TestScheduler_StartAgainKeepsUnchangedSchedules(t *testing.T) {
+	s := New(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job := func(name, key string) Job {
+		return Job{Name: name, Key: key, Schedule: countingSchedule{}, Run: func(context.Context) {}}
+	}
+	s.Start(ctx, []Job{job("a", "@every 10s"), job("b", "0 3 * * *")})
+	nextA, _ := s.NextRun("a")
+	nextB, _ := s.NextRun("b")
+	for i := 0; i < 3; i++ {
+		kept := s.Start(ctx, []Job{job("a", "@every 10s"), job("b", "0 4 * * *"), job("c", "@daily")})
+		want := []string{"a", "b", "c"} // an unchanged reload keeps everything
+		if i == 0 {
+			want = []string{"a"}
+		}
+		if diff := cmp.Diff(want, kept); diff != "" {
+			t.Fatalf("kept (-want +got):\n%s", diff)
+		}
+		if got, ok := s.NextRun("a"); !ok || !got.Equal(nextA) {
+			t.Fatalf("reload %d moved a's next run from %v to %v", i, nextA, got)
+		}
+	}
+	if got, _ := s.NextRun("b"); got.Equal(nextB) {
+		t.Errorf("b's schedule changed but its next run %v was kept", got)
+	}
+	s.Start(ctx, []Job{job("c", "@daily")})
+	if _, ok := s.NextRun("a"); ok {
+		t.Error("a removed from the config but still scheduled")
+	}
+	if n := len(s.Next()); n != 1 {
+		t.Errorf("entries = %d, want 1", n)
+	}
+	<-s.Stop().Done()
 }
