@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +29,7 @@ type Client interface {
 	DeleteVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) error
 	GetVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) (githubapi.Version, error)
 	RestoreVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) error
+	ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error)
 }
 
 // Pacer spaces mutations: GitHub asks for at least a second between mutative
@@ -157,7 +160,18 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		if err := e.Pacer.Wait(ctx); err != nil {
 			return err
 		}
-		err := e.deleteOne(ctx, runID, pr.Policy, t)
+		// The journal is the only way back: a journal deleted or replaced
+		// under the run would take every later delete's record with it.
+		if err := e.Journal.CheckFile(); err != nil {
+			return fmt.Errorf("stop before the next delete: %w", err)
+		}
+		var err error
+		if isImage(t.pkg.PackageType) {
+			err = e.recheck(ctx, pr.Policy, t)
+		}
+		if err == nil && t.d.Outcome == "" {
+			err = e.deleteOne(ctx, runID, pr.Policy, t)
+		}
 		if err != nil {
 			return err
 		}
@@ -248,10 +262,20 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 		return fmt.Errorf("journal before delete: %w", err)
 	}
 	err = e.Client.DeleteVersion(rctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
-	unknown := false
+	unknown, gone := false, false
 	switch {
 	case errors.Is(err, githubapi.ErrNotFound):
+		// Gone already, or a token without admin rights (GitHub answers 404
+		// to both): read it back. Gone before this request, it is no
+		// deletion of this run; but a 404 to a retried DELETE may follow a
+		// first attempt that did delete it, which is then this run's.
+		retried := false
+		var apiErr *githubapi.APIError
+		if errors.As(err, &apiErr) {
+			retried = apiErr.Attempt > 1
+		}
 		err = e.confirmGone(rctx, owner, t)
+		gone = err == nil && !retried
 	case err != nil && ambiguous(err):
 		// The DELETE may have been carried out though no answer said so
 		// (a 5xx after retries, a broken connection, a cancel): ask.
@@ -264,6 +288,11 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 	now := e.Clock.Now()
 	state, reason := journal.StateDeleted, ""
 	switch {
+	case gone:
+		state, reason = journal.StateGone, "already_gone"
+		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "already deleted before this run's request (by another tool or person): not a deletion of this run"
+		e.count(pol, "skipped", reason)
+		log.Info("version already gone", zap.String("version", t.d.Version))
 	case err == nil:
 		t.d.Outcome = report.OutcomeDeleted
 		until := now.Add(journal.RestoreWindow)
@@ -296,10 +325,53 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 	if cerr := e.Journal.Complete(rctx, intent, state, t.d.Error, now); cerr != nil {
 		return fmt.Errorf("journal after delete: %w", cerr)
 	}
-	if errors.Is(err, githubapi.ErrPrimaryRateLimit) || errors.Is(err, githubapi.ErrSecondaryRateLimit) || errors.Is(err, githubapi.ErrBadCredentials) || errors.Is(err, githubapi.ErrMissingScope) {
+	if stopsRun(err) {
 		return fmt.Errorf("stop run: %w", err)
 	}
 	return nil
+}
+
+// isImage reports a package type whose versions are manifests with tags.
+func isImage(packageType string) bool { return packageType == "container" || packageType == "docker" }
+
+// recheck reads a container version again right before its delete: tags
+// move while a run goes on (an old digest promoted with a new tag, a
+// signature pushed for it), and a plan made minutes ago must not act on
+// tags older than the run. A version that gained a tag, or is gone, is
+// skipped; one that cannot be read is not deleted. Its error is only for
+// failures that stop the run.
+func (e *Executor) recheck(ctx context.Context, pol string, t task) error {
+	v, err := e.Client.GetVersion(ctx, apiOwner(t.pkg.APIOwner, t.pkg.Owner), t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+	switch {
+	case errors.Is(err, githubapi.ErrNotFound):
+		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "already deleted before this run's request (by another tool or person): not a deletion of this run"
+		e.count(pol, "skipped", "already_gone")
+		return nil
+	case err != nil:
+		t.d.Outcome, t.d.Error = report.OutcomeFailed, "not deleted: could not read it again before deleting: "+err.Error()
+		e.count(pol, "failed", failReason(err))
+		if stopsRun(err) {
+			return fmt.Errorf("stop run: %w", err)
+		}
+		return nil
+	}
+	for _, tag := range v.Tags {
+		if !slices.Contains(t.d.Tags, tag) {
+			t.d.Outcome, t.d.Error = report.OutcomeSkipped, "not deleted: it gained tag "+strconv.Quote(tag)+" since the plan"
+			e.count(pol, "skipped", "gained_tag")
+			e.log().Info("version gained a tag since the plan; not deleted", zap.String("policy", pol),
+				zap.String("package", t.pkg.Package), zap.Int64("version_id", t.d.VersionID), zap.String("tag", tag))
+			return nil
+		}
+	}
+	return nil
+}
+
+// stopsRun reports an error after which no further request of the run
+// should be sent: the limits, or a token GitHub refuses.
+func stopsRun(err error) bool {
+	return errors.Is(err, githubapi.ErrPrimaryRateLimit) || errors.Is(err, githubapi.ErrSecondaryRateLimit) ||
+		errors.Is(err, githubapi.ErrBadCredentials) || errors.Is(err, githubapi.ErrMissingScope)
 }
 
 // confirmGone tells an already-deleted version (a retried DELETE whose first
@@ -352,6 +424,8 @@ func failReason(err error) string {
 		return "forbidden"
 	case errors.Is(err, githubapi.ErrNotFound):
 		return "not_found"
+	case errors.Is(err, githubapi.ErrRedirect):
+		return "redirected"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "cancelled"
 	}

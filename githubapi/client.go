@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ghprune/ghprune/internal/clock"
+	"github.com/ghprune/ghprune/internal/httpsafe"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -86,6 +87,8 @@ type Config struct {
 	// UserAgent is sent as User-Agent, which GitHub requires; default "ghprune".
 	UserAgent string
 	// HTTPClient sends the requests; default a client with a 60s timeout.
+	// The client uses a copy of it whose redirect policy is httpsafe.Client's:
+	// a GET follows redirects only to the API's own origin, a mutation none.
 	HTTPClient *http.Client
 	// Clock tells time and waits; default clock.Real{}. Tests pass a clock.Fake.
 	Clock clock.Clock
@@ -118,6 +121,9 @@ type Client struct {
 	http       *http.Client
 	clock      clock.Clock
 	perPage    int
+	// maxPages is the hard cap of a walk without a known count: the
+	// constant maxPages, lowered by tests.
+	maxPages   int
 	maxRetries int
 	maxWaits   int
 	maxWait    time.Duration
@@ -150,11 +156,17 @@ type cacheEntry struct {
 
 // New validates cfg and returns a Client. It refuses an empty token
 // (ErrBadCredentials) and a fine-grained token (ErrFineGrainedToken), since the
-// packages API accepts neither, and a BaseURL that is not an absolute http(s) URL.
+// packages API accepts neither, a token with a control character or white
+// space inside it (ErrInvalid), and a BaseURL that is not an absolute http(s) URL.
 func New(cfg Config) (*Client, error) {
 	token := strings.TrimSpace(cfg.Token)
 	if token == "" {
 		return nil, fmt.Errorf("githubapi: empty token: set a personal access token (classic) or an Actions GITHUB_TOKEN: %w", ErrBadCredentials)
+	}
+	if httpsafe.UnsafeToken(token) {
+		// Never echo it: it may be two secrets pasted together.
+		return nil, fmt.Errorf("githubapi: the token contains a newline or other control character, or white space; "+
+			"check that the secret holds exactly one token: %w", ErrInvalid)
 	}
 	if strings.HasPrefix(token, fineGrainedPrefix) {
 		return nil, fmt.Errorf("githubapi: fine-grained personal access tokens (github_pat_…) are not supported by the GitHub Packages API; "+
@@ -197,6 +209,7 @@ func New(cfg Config) (*Client, error) {
 		http:       cfg.HTTPClient,
 		clock:      cfg.Clock,
 		perPage:    cfg.PerPage,
+		maxPages:   maxPages,
 		maxRetries: cfg.MaxRetries,
 		maxWaits:   cfg.MaxRateLimitWaits,
 		maxWait:    cfg.MaxWait,
@@ -214,6 +227,7 @@ func New(cfg Config) (*Client, error) {
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
+	c.http = httpsafe.Client(c.http)
 	if c.clock == nil {
 		c.clock = clock.Real{}
 	}
@@ -300,6 +314,8 @@ type response struct {
 func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	path := r.u.EscapedPath()
 	retries, waits := 0, 0
+	// attempt numbers the HTTP attempts of this call, for APIError.Attempt.
+	attempt := 0
 	secondaryWait := secondaryFallbackWait
 	for {
 		if err := ctx.Err(); err != nil {
@@ -329,6 +345,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		}
 
 		c.requests.Add(1)
+		attempt++
 		start := time.Now()
 		resp, err := c.http.Do(req)
 		dur := time.Since(start)
@@ -337,6 +354,14 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur})
 				return nil, fmt.Errorf("%s %s: %w", r.method, path, ctxErr)
+			}
+			var redir *httpsafe.RedirectError
+			if errors.As(err, &redir) {
+				// A redirect that would have sent the token elsewhere: the
+				// same answer would come again, so it is not retried.
+				c.emit(Attempt{Op: r.op, Method: r.method, Status: redir.Status, Duration: dur})
+				return nil, &APIError{Status: redir.Status, Message: c.scrubString(redir.Error()),
+					Method: r.method, Op: r.op, Path: path, Kind: ErrRedirect, Attempt: attempt}
 			}
 			netErr := c.scrub(unwrapURLError(err))
 			if retries < c.maxRetries {
@@ -395,11 +420,14 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			return &response{status: resp.StatusCode, header: resp.Header, body: body, link: link}, nil
 		}
 
-		// A refusal.
+		// A refusal, or a redirect that was not followed (every redirect of a
+		// mutation): the operation did not happen at this URL, whatever
+		// happened at the Location, so a 3xx is never a success.
 		apiErr := c.newAPIError(r, path, resp)
 		v := classify(resp.StatusCode, resp.Header, apiErr.Message)
 		apiErr.Kind = v.kind
 		apiErr.integration = v.integration
+		apiErr.Attempt = attempt
 
 		if v.primary || v.secondary {
 			wait, typed := c.limitWait(resp.Header, rate, v, apiErr, &secondaryWait)
@@ -475,6 +503,10 @@ func (c *Client) newAPIError(r request, path string, resp *http.Response) *APIEr
 	body, _ := readAll(resp.Body, maxErrorBodyBytes)
 	resp.Body.Close()
 	e := &APIError{Status: resp.StatusCode, Method: r.method, Op: r.op, Path: path}
+	if isRedirect(resp.StatusCode) {
+		e.Message = c.scrubString(redirectMessage(r, resp.Header.Get("Location")))
+		return e
+	}
 	var gh struct {
 		Message          string `json:"message"`
 		DocumentationURL string `json:"documentation_url"`
@@ -492,6 +524,30 @@ func (c *Client) newAPIError(r request, path string, resp *http.Response) *APIEr
 		}
 	}
 	return e
+}
+
+// isRedirect reports whether status is a redirection; 304 is not one (it
+// answers a conditional request).
+func isRedirect(status int) bool {
+	return status >= 300 && status < 400 && status != http.StatusNotModified
+}
+
+// redirectMessage describes a redirect that was not followed by the origin
+// and path of its Location, leaving out the query (which may carry a token)
+// and any credentials.
+func redirectMessage(r request, location string) string {
+	why := ""
+	if r.method != http.MethodGet && r.method != http.MethodHead {
+		why = " (a " + r.method + " never follows a redirect)"
+	}
+	if location == "" {
+		return "redirect without a Location, not followed" + why
+	}
+	loc, err := r.u.Parse(location)
+	if err != nil {
+		return "redirect to an unparseable Location, not followed" + why
+	}
+	return fmt.Sprintf("redirect to %s%s not followed%s", httpsafe.Origin(loc), loc.EscapedPath(), why)
 }
 
 // emit reports an attempt to Config.Observe.

@@ -40,6 +40,32 @@ func TestNew_RefusesEmptyToken(t *testing.T) {
 	}
 }
 
+func TestNew_RefusesTokenWithControlCharacters(t *testing.T) {
+	t.Parallel()
+	for _, tok := range []string{
+		"ghp_FirstLine0123456789\nghp_SecondLine0123456789",
+		"ghp_CarriageReturn0123\r456789",
+		"ghp_Inner Space0123456789",
+		"ghp_Tab\t0123456789",
+		"ghp_Nul\x000123456789",
+	} {
+		_, err := New(Config{Token: "\n " + tok + "\r\n"})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "the token contains a newline or other control character") {
+			t.Errorf("New(token %q) err = %v, want ErrInvalid naming the control character", tok, err)
+			continue
+		}
+		for _, part := range strings.FieldsFunc(tok, func(r rune) bool { return r < '0' }) {
+			if len(part) > 3 && strings.Contains(err.Error(), part) {
+				t.Errorf("err = %q echoes the token", err)
+			}
+		}
+	}
+	// Surrounding white space (a newline from a mounted secret) is fine.
+	if _, err := New(Config{Token: "\t" + testToken + "\r\n"}); err != nil {
+		t.Errorf("token with surrounding white space: %v", err)
+	}
+}
+
 func TestNew_ValidatesBaseURL(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -294,6 +320,9 @@ func TestClient_PrimaryRateLimitGivesUpAfterMaxRateLimitWaits(t *testing.T) {
 	if got := f.c.Requests(); got != 3 {
 		t.Errorf("Requests() = %d, want 3 (two waits)", got)
 	}
+	if apiErr := (*APIError)(nil); !errors.As(err, &apiErr) || apiErr.Attempt != 3 {
+		t.Errorf("APIError = %+v, want Attempt 3", apiErr)
+	}
 }
 
 func TestClient_SecondaryRateLimitWaitsRetryAfter(t *testing.T) {
@@ -419,7 +448,7 @@ func TestClient_ContextCancelDuringRetryBackoff(t *testing.T) {
 	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "Server Error")
 	}, func(c *Config) { c.Clock = cancelingClock{clock.NewFake(t0), cancel} })
-	_, err := f.c.ListVersions(ctx, Org("acme"), "container", "api", StateActive)
+	_, err := f.c.ListVersions(ctx, Org("acme"), "container", "api", ListVersionsOptions{State: StateActive})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -489,12 +518,12 @@ func TestClient_PagingFromCacheStillFollowsNextLinks(t *testing.T) {
 	})
 	base = f.srv.URL
 	for i := 0; i < 2; i++ {
-		vs, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", StateActive)
+		list, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", ListVersionsOptions{State: StateActive})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(vs) != 3 {
-			t.Errorf("pass %d: %d versions, want 3", i, len(vs))
+		if len(list.Versions) != 3 || list.Pages != 2 {
+			t.Errorf("pass %d: %d versions on %d pages, want 3 on 2", i, len(list.Versions), list.Pages)
 		}
 	}
 	if got := len(f.Calls()); got != 4 {
@@ -512,7 +541,7 @@ func TestClient_RefusesNextLinkToForeignHost(t *testing.T) {
 			w.Header().Set("Link", link)
 			writeJSON(w, 200, versionsPage(1, 1))
 		})
-		_, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", StateActive)
+		_, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", ListVersionsOptions{State: StateActive})
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not sending the token") {
 			t.Errorf("link %s: err = %v, want a refusal wrapping ErrInvalid", link, err)
 		}
@@ -531,9 +560,12 @@ func TestClient_RefusesPaginationLoop(t *testing.T) {
 		writeJSON(w, 200, versionsPage(1, 1))
 	})
 	base = f.srv.URL
-	_, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", StateActive)
-	if !errors.Is(err, ErrInvalid) {
-		t.Fatalf("err = %v, want ErrInvalid", err)
+	_, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "api", ListVersionsOptions{State: StateActive})
+	if !errors.Is(err, ErrPagination) || !strings.Contains(err.Error(), "already read") {
+		t.Fatalf("err = %v, want ErrPagination for a page already read", err)
+	}
+	if got := len(f.Calls()); got != 1 {
+		t.Errorf("%d calls, want 1", got)
 	}
 }
 

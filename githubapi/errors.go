@@ -42,6 +42,16 @@ var (
 	// ErrInvalid is any other 4xx (or unexpected status), and arguments the
 	// client refuses before sending anything.
 	ErrInvalid = errors.New("invalid request")
+	// ErrRedirect is a redirect the client did not follow: any 3xx answering
+	// a DELETE or POST (which never follow redirects, so the operation did
+	// not happen, whatever the Location would have answered), and a GET
+	// redirected to another origin or through too many hops. Never retried.
+	ErrRedirect = errors.New("redirect not followed")
+	// ErrPagination is a listing whose pages cannot be trusted to end: a
+	// next link on an empty page, a next link back to a page already read,
+	// or more pages than the package's version_count (or the hard cap)
+	// allows. It is not an *APIError; the walk stops without further requests.
+	ErrPagination = errors.New("pagination does not end")
 )
 
 // APIError is a response GitHub refused. Kind is one of the sentinel errors
@@ -56,6 +66,12 @@ type APIError struct {
 	// Path is the escaped request path without the query.
 	Path string
 	Kind error
+	// Attempt is the 1-based number of the HTTP attempt that received this
+	// answer, counting every attempt of the call (retries after a 5xx or a
+	// network failure and after rate-limit waits). Above 1, an earlier
+	// attempt may have taken effect without its answer arriving: a 404 that
+	// answers a retried DELETE may mean the first attempt deleted it.
+	Attempt int
 
 	// integration is set for "Resource not accessible by integration": the
 	// token is an Actions or App token, which Identity tolerates on /user.
@@ -157,10 +173,15 @@ type verdict struct {
 //	403/429 You have exceeded a secondary rate limit…
 //	403 You have triggered an abuse detection mechanism… (older GHES wording of the same)
 //	403 Resource not accessible by integration
+//
+// Any 3xx but 304 is ErrRedirect: a redirect reaches here only when it was
+// not followed (every redirect of a mutation), so the operation did not happen.
 func classify(status int, h http.Header, message string) verdict {
 	msg := strings.ToLower(message)
 	limitStatus := status == http.StatusForbidden || status == http.StatusTooManyRequests
 	switch {
+	case isRedirect(status):
+		return verdict{kind: ErrRedirect}
 	case status == http.StatusUnauthorized:
 		return verdict{kind: ErrBadCredentials}
 	case limitStatus && (strings.Contains(msg, "secondary rate limit") ||

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ghprune/ghprune/internal/httpsafe"
 )
 
 // Op names reported in Attempt.Op and APIError.Op.
@@ -25,6 +27,12 @@ const (
 	opRestoreVersion  = "restore_version"
 	opDockerConflicts = "docker_conflicts"
 )
+
+// maxPages is the most pages any walk reads when no version_count bounds it:
+// 1,000,000 versions at 100 a page, and 100 times the 10,000 results that
+// GitHub lets the package list page through. A server sending next links
+// forever is stopped here at the latest.
+const maxPages = 10_000
 
 // packageTypes are the package_type values GitHub accepts. Checking them here
 // saves a request and a 4xx, and GitHub may suspend clients that ignore
@@ -61,10 +69,10 @@ func (c *Client) ListPackages(ctx context.Context, owner Owner, packageType, vis
 
 	var out []Package
 	seen := make(map[int64]bool)
-	err = c.walk(ctx, opListPackages, u, func(body []byte) error {
+	_, err = c.walk(ctx, opListPackages, u, c.hardCap(), func(body []byte) (int, error) {
 		var page []packageJSON
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decode package list: %w", err)
+			return 0, fmt.Errorf("decode package list: %w", err)
 		}
 		for _, p := range page {
 			// Pages shift when packages are deleted meanwhile; drop repeats.
@@ -73,7 +81,7 @@ func (c *Client) ListPackages(ctx context.Context, owner Owner, packageType, vis
 				out = append(out, p.toPackage())
 			}
 		}
-		return nil
+		return len(page), nil
 	})
 	if err != nil {
 		return nil, wrap(err)
@@ -143,68 +151,90 @@ func (c *Client) RestorePackage(ctx context.Context, owner Owner, packageType, n
 	return nil
 }
 
-// ListVersions returns all versions of a package in state (StateActive, or
-// StateDeleted for restorable ones), following every page. GitHub's order is
-// undocumented; callers sort by CreatedAt themselves.
+// ListVersions returns all versions of a package in opts.State (StateActive,
+// or StateDeleted for restorable ones), following every page. Versions that
+// a later page repeats (the listing shifted while it was paged) are kept once
+// and counted in Duplicates. GitHub's order is undocumented; callers sort by
+// CreatedAt themselves. The walk fails with ErrPagination rather than run
+// forever (see ListVersionsOptions.VersionCount).
 //
 // GitHub docs:
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
-func (c *Client) ListVersions(ctx context.Context, owner Owner, packageType, name string, state State) ([]Version, error) {
-	var out []Version
+func (c *Client) ListVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions) (VersionList, error) {
+	var out VersionList
 	seen := make(map[int64]bool)
-	err := c.WalkVersions(ctx, owner, packageType, name, state, func(page []Version) error {
+	pages, err := c.walkVersions(ctx, owner, packageType, name, opts, func(page []Version) error {
 		for _, v := range page {
-			// Pages shift when versions are deleted meanwhile; drop repeats.
-			if !seen[v.ID] {
-				seen[v.ID] = true
-				out = append(out, v)
+			if seen[v.ID] {
+				out.Duplicates++
+				continue
 			}
+			seen[v.ID] = true
+			out.Versions = append(out.Versions, v)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return VersionList{}, err
 	}
+	out.Pages = pages
 	return out, nil
 }
 
 // WalkVersions pages through the versions of a package, calling fn with each
 // page as it arrives, so that a package with 100,000 versions need not be held
-// in memory. Each page request is retried from the same URL (Config.MaxRetries)
-// when it fails with a 5xx or a network error, so a long paging resumes where
-// it failed instead of starting over. An error from fn stops the walk and is
-// returned as is.
+// in memory. Pages are handed over as GitHub sent them: a version may appear
+// on two pages when the listing shifts meanwhile. Each page request is retried
+// from the same URL (Config.MaxRetries) when it fails with a 5xx or a network
+// error, so a long paging resumes where it failed instead of starting over.
+// An error from fn stops the walk and is returned as is. The walk fails with
+// ErrPagination on a next link from an empty page, a next link back to a page
+// already read, or more pages than opts.VersionCount (or the hard cap of
+// 10,000 pages) allows.
 //
 // GitHub docs:
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
-func (c *Client) WalkVersions(ctx context.Context, owner Owner, packageType, name string, state State, fn func(page []Version) error) error {
+func (c *Client) WalkVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions, fn func(page []Version) error) error {
+	_, err := c.walkVersions(ctx, owner, packageType, name, opts, fn)
+	return err
+}
+
+// walkVersions is WalkVersions, also returning how many pages were read.
+func (c *Client) walkVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions, fn func(page []Version) error) (int, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("list versions of %s: %w", describe(owner, packageType, name), err)
 	}
-	switch state {
+	switch opts.State {
 	case "", StateActive, StateDeleted:
 	default:
-		return wrap(fmt.Errorf("state %q is not active or deleted: %w", state, ErrInvalid))
+		return 0, wrap(fmt.Errorf("state %q is not active or deleted: %w", opts.State, ErrInvalid))
 	}
 	u, err := c.packageURL(owner, packageType, name, "versions")
 	if err != nil {
-		return wrap(err)
+		return 0, wrap(err)
 	}
 	q := url.Values{"per_page": {strconv.Itoa(c.perPage)}}
-	if state != "" {
-		q.Set("state", string(state))
+	if opts.State != "" {
+		q.Set("state", string(opts.State))
 	}
 	u.RawQuery = q.Encode()
 
+	// version_count counts active versions only, so it cannot bound a
+	// listing of deleted ones.
+	limit := c.hardCap()
+	if opts.VersionCount > 0 && opts.State != StateDeleted {
+		limit = countCap(opts.VersionCount, c.perPage)
+	}
+
 	var fnErr error
-	err = c.walk(ctx, opListVersions, u, func(body []byte) error {
+	pages, err := c.walk(ctx, opListVersions, u, limit, func(body []byte) (int, error) {
 		var page []versionJSON
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decode version list: %w", err)
+			return 0, fmt.Errorf("decode version list: %w", err)
 		}
 		vs := make([]Version, len(page))
 		for i, v := range page {
@@ -212,17 +242,17 @@ func (c *Client) WalkVersions(ctx context.Context, owner Owner, packageType, nam
 		}
 		if err := fn(vs); err != nil {
 			fnErr = err
-			return err
+			return 0, err
 		}
-		return nil
+		return len(page), nil
 	})
 	if fnErr != nil {
-		return fnErr
+		return pages, fnErr
 	}
 	if err != nil {
-		return wrap(err)
+		return pages, wrap(err)
 	}
-	return nil
+	return pages, nil
 }
 
 // GetVersion returns one version of a package.
@@ -308,15 +338,15 @@ func (c *Client) DockerConflicts(ctx context.Context, owner Owner) ([]Package, e
 	var out []Package
 	// The endpoint takes no paging parameters, but a Link header is followed
 	// should GitHub ever send one.
-	err = c.walk(ctx, opDockerConflicts, u, func(body []byte) error {
+	_, err = c.walk(ctx, opDockerConflicts, u, c.hardCap(), func(body []byte) (int, error) {
 		var page []packageJSON
 		if err := json.Unmarshal(body, &page); err != nil {
-			return fmt.Errorf("decode package list: %w", err)
+			return 0, fmt.Errorf("decode package list: %w", err)
 		}
 		for _, p := range page {
 			out = append(out, p.toPackage())
 		}
-		return nil
+		return len(page), nil
 	})
 	if err != nil {
 		return nil, wrap(err)
@@ -334,28 +364,65 @@ func (c *Client) mutate(ctx context.Context, op Operation, packageType, opName, 
 	return err
 }
 
-// walk GETs u and then every rel="next" link, handing each body to page.
-func (c *Client) walk(ctx context.Context, op string, u *url.URL, page func(body []byte) error) error {
+// pageLimit bounds a walk: at most pages pages; why completes "more pages
+// than …" in the error.
+type pageLimit struct {
+	pages int
+	why   string
+}
+
+// hardCap is the limit of a walk whose length nothing else tells.
+func (c *Client) hardCap() pageLimit {
+	return pageLimit{pages: c.maxPages, why: fmt.Sprintf("any listing may have (%d pages)", c.maxPages)}
+}
+
+// countCap is the limit of a version walk of a package whose version_count
+// is count: the pages count implies at perPage, plus a margin of 10% (at
+// least 2 pages) for versions pushed while the walk runs, since the count
+// may be a little stale.
+func countCap(count, perPage int) pageLimit {
+	pages := count / perPage
+	if count%perPage != 0 {
+		pages++
+	}
+	n := pages + max(2, pages/10)
+	return pageLimit{pages: n, why: fmt.Sprintf("version_count %d allows (%d pages)", count, n)}
+}
+
+// walk GETs u and then every rel="next" link, handing each body to page,
+// which returns how many items it held. It returns the number of pages read.
+// Because a server (hostile, or broken) could send next links forever, a walk
+// fails with ErrPagination on a next link from an empty page, on a next link
+// back to a page already read, and on a next link after limit.pages pages;
+// none of these sends another request.
+func (c *Client) walk(ctx context.Context, op string, u *url.URL, limit pageLimit, page func(body []byte) (int, error)) (int, error) {
 	seen := map[string]bool{}
-	for {
+	for pages := 1; ; pages++ {
 		seen[u.String()] = true
 		resp, err := c.do(ctx, request{op: op, method: http.MethodGet, u: u, cacheable: true})
 		if err != nil {
-			return err
+			return pages - 1, err
 		}
-		if err := page(resp.body); err != nil {
-			return err
+		n, err := page(resp.body)
+		if err != nil {
+			return pages, err
 		}
 		next := nextLink(resp.link)
 		if next == "" {
-			return nil
+			return pages, nil
+		}
+		if n == 0 {
+			return pages, fmt.Errorf("GET %s: next link on an empty page: %w", u.EscapedPath(), ErrPagination)
+		}
+		if pages >= limit.pages {
+			return pages, fmt.Errorf("GET %s: next link after page %d: more pages than %s: %w", u.EscapedPath(), pages, limit.why, ErrPagination)
 		}
 		nu, err := c.followable(u, next)
 		if err != nil {
-			return err
+			return pages, err
 		}
 		if seen[nu.String()] {
-			return fmt.Errorf("GET %s: next link points back at a page already read: %w", nu.EscapedPath(), ErrInvalid)
+			return pages, fmt.Errorf("GET %s: next link points back at a page already read: %w", nu.EscapedPath(), ErrPagination)
 		}
 		u = nu
 	}
@@ -377,30 +444,12 @@ func (c *Client) followable(cur *url.URL, link string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("GET %s: next link carries credentials; not following it: %w", cur.EscapedPath(), ErrInvalid)
 	}
-	if !sameOrigin(u, c.base) {
-		return nil, fmt.Errorf("GET %s: next link points at %s://%s, not %s://%s; not sending the token there: %w",
-			cur.EscapedPath(), u.Scheme, u.Host, c.base.Scheme, c.base.Host, ErrInvalid)
+	if !httpsafe.SameOrigin(u, c.base) {
+		return nil, fmt.Errorf("GET %s: next link points at %s, not %s; not sending the token there: %w",
+			cur.EscapedPath(), httpsafe.Origin(u), httpsafe.Origin(c.base), ErrInvalid)
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
-}
-
-// sameOrigin compares scheme and host, treating an explicit default port as
-// absent.
-func sameOrigin(a, b *url.URL) bool {
-	hostport := func(u *url.URL) string {
-		port := u.Port()
-		if port == "" {
-			switch strings.ToLower(u.Scheme) {
-			case "https":
-				port = "443"
-			case "http":
-				port = "80"
-			}
-		}
-		return strings.ToLower(u.Hostname()) + ":" + port
-	}
-	return strings.EqualFold(a.Scheme, b.Scheme) && hostport(a) == hostport(b)
 }
 
 // nextLink returns the rel="next" target of a Link header, or "".
@@ -564,6 +613,8 @@ func (v versionJSON) toVersion() Version {
 		Name:           v.Name,
 		CreatedAt:      v.CreatedAt.Time,
 		UpdatedAt:      v.UpdatedAt.Time,
+		RawCreatedAt:   v.CreatedAt.raw,
+		RawUpdatedAt:   v.UpdatedAt.raw,
 		HTMLURL:        v.HTMLURL,
 		PackageHTMLURL: v.PackageHTMLURL,
 	}
@@ -587,18 +638,28 @@ func (v versionJSON) toVersion() Version {
 	return out
 }
 
-// ghTime is a timestamp that tolerates null and "" (GHES examples carry empty
-// strings in places), leaving the zero time.
-type ghTime struct{ time.Time }
+// ghTime is a timestamp that never fails a page: a value that is not an RFC
+// 3339 timestamp (null, "" as in GHES examples, "yesterday", a number) leaves
+// the zero time and keeps the JSON value as received in raw, so that a caller
+// can tell "GitHub sent no usable date" from "the field was absent" and keep
+// the version rather than guess its age.
+type ghTime struct {
+	time.Time
+	// raw is the JSON value exactly as received when it did not parse; ""
+	// when it parsed or the field was absent.
+	raw string
+}
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler; it never returns an error.
 func (t *ghTime) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" || s == `""` {
-		t.Time = time.Time{}
+	var parsed time.Time
+	// time.Time ignores null without an error; it is still no timestamp.
+	if string(b) != "null" && parsed.UnmarshalJSON(b) == nil {
+		t.Time, t.raw = parsed, ""
 		return nil
 	}
-	return t.Time.UnmarshalJSON(b)
+	t.Time, t.raw = time.Time{}, string(b)
+	return nil
 }
 
 // stringList accepts a JSON array of strings, a single string or null.

@@ -35,10 +35,14 @@ func TestListVersions_FollowsNextLinksVerbatimAcrossThreePages(t *testing.T) {
 		}
 	})
 	base = f.srv.URL
-	vs, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "team/svc/api", StateActive)
+	list, err := f.c.ListVersions(context.Background(), Org("acme"), "container", "team/svc/api", ListVersionsOptions{State: StateActive, VersionCount: 207})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if list.Pages != 3 || list.Duplicates != 0 {
+		t.Errorf("Pages = %d, Duplicates = %d; want 3, 0", list.Pages, list.Duplicates)
+	}
+	vs := list.Versions
 	if len(vs) != 207 || vs[0].ID != 1 || vs[206].ID != 207 {
 		t.Errorf("got %d versions, first %d last %d; want 207, 1, 207", len(vs), vs[0].ID, vs[len(vs)-1].ID)
 	}
@@ -72,7 +76,7 @@ func TestWalkVersions_RetriesFailedPageFromSameURL(t *testing.T) {
 	})
 	base = f.srv.URL
 	var pages []int
-	err := f.c.WalkVersions(context.Background(), User("octocat"), "npm", "lib", StateDeleted, func(page []Version) error {
+	err := f.c.WalkVersions(context.Background(), User("octocat"), "npm", "lib", ListVersionsOptions{State: StateDeleted}, func(page []Version) error {
 		pages = append(pages, len(page))
 		return nil
 	})
@@ -102,7 +106,7 @@ func TestWalkVersions_StopsOnCallbackError(t *testing.T) {
 	})
 	base = f.srv.URL
 	stop := errors.New("enough")
-	err := f.c.WalkVersions(context.Background(), Org("acme"), "container", "api", StateActive, func([]Version) error { return stop })
+	err := f.c.WalkVersions(context.Background(), Org("acme"), "container", "api", ListVersionsOptions{State: StateActive}, func([]Version) error { return stop })
 	if err != stop {
 		t.Fatalf("err = %v, want the callback's error as is", err)
 	}
@@ -221,7 +225,10 @@ func TestClient_RefusesBadArgumentsWithoutSending(t *testing.T) {
 		"zero owner":       f.c.DeleteVersion(ctx, Owner{}, "container", "x", 1),
 		"org without name": func() error { _, err := f.c.GetPackage(ctx, Org(""), "container", "x"); return err }(),
 		"bad visibility":   func() error { _, err := f.c.ListPackages(ctx, Org("acme"), "container", "secret"); return err }(),
-		"bad state":        func() error { _, err := f.c.ListVersions(ctx, Org("acme"), "container", "x", "gone"); return err }(),
+		"bad state": func() error {
+			_, err := f.c.ListVersions(ctx, Org("acme"), "container", "x", ListVersionsOptions{State: "gone"})
+			return err
+		}(),
 	} {
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
@@ -372,5 +379,68 @@ func TestDockerConflicts(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"GET /orgs/acme/docker/conflicts"}, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// A timestamp that is not RFC 3339 fails neither the page nor the version:
+// the time stays zero and what GitHub sent is kept for the caller.
+func TestListVersions_KeepsVersionsWithBadTimestamps(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `[
+			{"id":1,"name":"null","created_at":null,"updated_at":"2024-01-02T00:00:00Z"},
+			{"id":2,"name":"empty","created_at":"","updated_at":""},
+			{"id":3,"name":"missing"},
+			{"id":4,"name":"words","created_at":"not-a-date","updated_at":17},
+			{"id":5,"name":"valid","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-02T03:04:05+02:00"}]`)
+	})
+	list, err := f.c.ListVersions(context.Background(), Org("acme"), "npm", "lib", ListVersionsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(d, h int) time.Time { return time.Date(2024, 1, d, h, 0, 0, 0, time.UTC) }
+	want := []Version{
+		{ID: 1, Name: "null", RawCreatedAt: "null", UpdatedAt: day(2, 0)},
+		{ID: 2, Name: "empty", RawCreatedAt: `""`, RawUpdatedAt: `""`},
+		{ID: 3, Name: "missing"},
+		{ID: 4, Name: "words", RawCreatedAt: `"not-a-date"`, RawUpdatedAt: "17"},
+		{ID: 5, Name: "valid", CreatedAt: day(1, 0), UpdatedAt: day(2, 1).Add(4*time.Minute + 5*time.Second)},
+	}
+	if diff := cmp.Diff(want, list.Versions, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("versions (-want +got):\n%s", diff)
+	}
+}
+
+// Attempt tells a 404 that answered a retried DELETE (whose first attempt
+// may have deleted the version) from one that answered the first attempt.
+func TestDeleteVersion_ErrorNamesTheAttemptItAnswered(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		failures int32
+		want     int
+	}{
+		{"first attempt", 0, 1},
+		{"after a 502", 1, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var n atomic.Int32
+			f := newFixture(t, withUser(allScopes, func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) <= tc.failures {
+					writeError(w, http.StatusBadGateway, "Server Error")
+					return
+				}
+				writeError(w, http.StatusNotFound, "Package not found.")
+			}))
+			err := f.c.DeleteVersion(context.Background(), Org("acme"), "container", "api", 3)
+			var apiErr *APIError
+			if !errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) {
+				t.Fatalf("err = %v, want an *APIError wrapping ErrNotFound", err)
+			}
+			if apiErr.Attempt != tc.want {
+				t.Errorf("Attempt = %d, want %d", apiErr.Attempt, tc.want)
+			}
+		})
 	}
 }

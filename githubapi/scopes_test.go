@@ -231,7 +231,7 @@ func TestClient_TokenAbsentFromEveryError(t *testing.T) {
 			writeJSON(w, st, `{"message":"`+echo+` 5000 downloads last version secondary rate limit","documentation_url":"https://docs.github.com/`+testToken+`"}`)
 		})
 		collect(f.c.DeleteVersion(ctx, Org("acme"), "container", "a/b", 1))
-		_, err := f.c.ListVersions(ctx, Org("acme"), "container", "a/b", StateActive)
+		_, err := f.c.ListVersions(ctx, Org("acme"), "container", "a/b", ListVersionsOptions{State: StateActive})
 		collect(err)
 		f.assertNoTokenInLogs(t)
 		for _, e := range errs {

@@ -157,13 +157,46 @@ type Version struct {
 	// Tags are the container tags (metadata.container.tags) or docker tags
 	// (metadata.docker.tag or .tags); nil for other package types, and empty but
 	// non-nil for an untagged container version.
-	Tags      []string
+	Tags []string
+	// CreatedAt and UpdatedAt are zero when GitHub sent no valid RFC 3339
+	// timestamp; RawCreatedAt and RawUpdatedAt then say what it sent.
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// RawCreatedAt and RawUpdatedAt are the JSON values of created_at and
+	// updated_at exactly as received (`null`, `""`, `"yesterday"`) when they
+	// were not valid RFC 3339 timestamps; empty when they were, and when the
+	// field was absent. A version whose age is unknown must be kept.
+	RawCreatedAt string
+	RawUpdatedAt string
 	// DeletedAt is set on versions listed with StateDeleted when GitHub gives it.
 	DeletedAt      *time.Time
 	HTMLURL        string
 	PackageHTMLURL string
+}
+
+// ListVersionsOptions narrows and bounds ListVersions and WalkVersions.
+type ListVersionsOptions struct {
+	// State is StateActive or StateDeleted; "" means active.
+	State State
+	// VersionCount is the package's version_count as GitHub last reported it;
+	// when positive, the walk fails with ErrPagination after more pages than
+	// it implies plus a margin (10% of those pages, at least 2) for versions
+	// pushed meanwhile. Zero or negative means unknown: the hard cap of
+	// 10,000 pages applies. It is ignored for StateDeleted, since
+	// version_count counts active versions only.
+	VersionCount int
+}
+
+// VersionList is a package's versions as one complete walk returned them.
+type VersionList struct {
+	// Versions are unique by ID, in listing order.
+	Versions []Version
+	// Pages is how many pages the walk read.
+	Pages int
+	// Duplicates counts versions seen again on a later page: the listing
+	// shifted while it was paged (versions pushed meanwhile push older ones
+	// onto later pages), so it is not one consistent snapshot.
+	Duplicates int
 }
 
 // Identity is who the token belongs to and what it may do.

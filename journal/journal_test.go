@@ -65,7 +65,11 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if err != nil || n != 1 || !earliest.Equal(wantUntil) {
 		t.Errorf("RestorableStats = %d, %v, %v", n, earliest, err)
 	}
-	if err := j.MarkRestored(ctx, id, run+1, t0.Add(time.Hour)); err != nil {
+	restoreRun, err := j.StartRun(ctx, Run{Kind: "restore", Mode: "restore", Trigger: "cli", Actor: "cli", StartedAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.MarkRestored(ctx, id, restoreRun, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := j.Deletions(ctx, Filter{Restorable: true, Now: t0}); len(left) != 0 {
@@ -74,8 +78,8 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if r, f, err := j.RestoreCounts(ctx); err != nil || r != 1 || f != 0 {
 		t.Errorf("RestoreCounts = %d, %d, %v; want 1, 0", r, f, err)
 	}
-	if ok, _ := j.ClaimRestore(ctx, id, t0.Add(2*time.Hour)); ok {
-		t.Error("a restored row was claimed again")
+	if got, err := j.ClaimRestore(ctx, id, restoreRun, t0.Add(2*time.Hour)); err != nil || got != (ClaimResult{ClaimAlreadyRestored, restoreRun}) {
+		t.Errorf("ClaimRestore of a restored row = %+v, %v; want already restored by run %d", got, err, restoreRun)
 	}
 	fin := t0.Add(time.Minute)
 	if err := j.FinishRun(ctx, Run{ID: run, FinishedAt: &fin, Status: RunSucceeded, Planned: 1, Deleted: 1, APIRequests: 7}); err != nil {

@@ -22,7 +22,8 @@ import (
 type Client interface {
 	Identity(ctx context.Context) (githubapi.Identity, error)
 	ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error)
-	ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, state githubapi.State) ([]githubapi.Version, error)
+	GetPackage(ctx context.Context, owner githubapi.Owner, packageType, name string) (githubapi.Package, error)
+	ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error)
 }
 
 // Facts is what earlier runs recorded (the journal).
@@ -127,7 +128,7 @@ type decided struct {
 }
 
 func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) (decided, error) {
-	in, facts, err := p.inputs(ctx, pol, owner, pkg.Name, now)
+	in, facts, err := p.inputs(ctx, pol, owner, pkg, now)
 	if err != nil {
 		return decided{}, err
 	}
@@ -139,12 +140,12 @@ func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubap
 // journal's refusals and, for a container package with something to
 // delete, its manifest graph (step 5). A package with nothing to delete
 // reads no manifest.
-func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string, now time.Time) ([]policy.Version, policy.Facts, error) {
-	vs, facts, err := p.versions(ctx, pol, owner, name)
+func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Version, policy.Facts, error) {
+	vs, facts, err := p.versions(ctx, pol, owner, pkg)
 	if err != nil || !pol.Select.IsContainer() || !anyDelete(pol.Decide(vs, now, facts)) {
 		return vs, facts, err
 	}
-	err = p.graphFacts(ctx, pol, name, vs, &facts)
+	err = p.graphFacts(ctx, pol, pkg.Name, vs, &facts)
 	return vs, facts, err
 }
 
@@ -230,15 +231,59 @@ func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string,
 	if err != nil {
 		return nil, policy.Facts{}, err
 	}
-	return p.inputs(ctx, pol, owner, name, now)
+	pkg, err := p.Client.GetPackage(ctx, owner, pol.Select.PackageType, name)
+	if err != nil {
+		return nil, policy.Facts{}, fmt.Errorf("get package %q: %w", name, err)
+	}
+	return p.inputs(ctx, pol, owner, pkg, now)
 }
 
-func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, name string) ([]policy.Version, policy.Facts, error) {
-	var facts policy.Facts
-	vs, err := p.Client.ListVersions(ctx, owner, pol.Select.PackageType, name, githubapi.StateActive)
-	if err != nil {
-		return nil, facts, fmt.Errorf("list versions of %q: %w", name, err)
+// listing lists a package's active versions and checks that the listing is
+// whole: no version seen twice and as many as version_count says. GitHub
+// pages newest first, so a version deleted or pushed elsewhere while the
+// pages are read shifts the rest, and a version may be missed; for a
+// container that can make the children of a missed index look unreferenced.
+// An inconsistent listing is read once more, with a fresh version_count;
+// when that too disagrees, the reason comes back and the package is kept
+// whole this run.
+func (p *Planner) listing(ctx context.Context, owner githubapi.Owner, pkg githubapi.Package, packageType string) ([]githubapi.Version, string, error) {
+	problem := ""
+	var last []githubapi.Version
+	for attempt := 0; attempt < 2; attempt++ {
+		if attempt > 0 {
+			fresh, err := p.Client.GetPackage(ctx, owner, packageType, pkg.Name)
+			if err != nil {
+				return nil, "", fmt.Errorf("get package %q to list it again: %w", pkg.Name, err)
+			}
+			pkg.VersionCount = fresh.VersionCount
+		}
+		list, err := p.Client.ListVersions(ctx, owner, packageType, pkg.Name, githubapi.ListVersionsOptions{State: githubapi.StateActive, VersionCount: pkg.VersionCount})
+		if err != nil {
+			return nil, "", fmt.Errorf("list versions of %q: %w", pkg.Name, err)
+		}
+		last = list.Versions
+		switch {
+		case list.Duplicates > 0:
+			problem = fmt.Sprintf("%d versions were listed twice", list.Duplicates)
+		case pkg.VersionCount > 0 && len(list.Versions) != pkg.VersionCount:
+			problem = fmt.Sprintf("%d versions were listed where version_count says %d", len(list.Versions), pkg.VersionCount)
+		default:
+			return list.Versions, "", nil
+		}
+		p.log().Warn("listing changed while it was paged", zap.String("package", pkg.Name), zap.String("problem", problem), zap.Int("attempt", attempt+1))
 	}
+	return last, "the version listing changed while it was paged (" + problem + ", twice): the package is kept whole this run", nil
+}
+
+func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package) ([]policy.Version, policy.Facts, error) {
+	var facts policy.Facts
+	name := pkg.Name
+	vs, problem, err := p.listing(ctx, owner, pkg, pol.Select.PackageType)
+	if err != nil {
+		return nil, facts, err
+	}
+	// What was listed cannot be trusted: Decide keeps every version.
+	facts.ListingChanged = problem
 	if p.Facts != nil {
 		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, name, policy.RuleDownloadLimit)
 		if err != nil {
@@ -248,7 +293,8 @@ func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner github
 	}
 	in := make([]policy.Version, len(vs))
 	for i, v := range vs {
-		in[i] = policy.Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+		in[i] = policy.Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+			RawCreatedAt: v.RawCreatedAt, RawUpdatedAt: v.RawUpdatedAt}
 	}
 	return in, facts, nil
 }

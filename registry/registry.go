@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ghprune/ghprune/internal/httpsafe"
 )
 
 // Media types read.
@@ -35,17 +37,29 @@ var accept = strings.Join([]string{MediaOCIIndex, MediaOCIManifest, MediaDockerL
 
 // Errors callers branch on.
 var (
+	// ErrManifestUnknown is a 404 for a manifest.
 	ErrManifestUnknown = errors.New("manifest unknown")
-	ErrDenied          = errors.New("registry denied access")
-	ErrDigestMismatch  = errors.New("manifest digest mismatch")
+	// ErrDenied is a 401 or 403 for a manifest, or a token exchange refused.
+	ErrDenied = errors.New("registry denied access")
+	// ErrDigestMismatch is a manifest whose bytes do not hash to its digest.
+	ErrDigestMismatch = errors.New("manifest digest mismatch")
+	// ErrInvalid is a Config that New refuses.
+	ErrInvalid = errors.New("invalid registry configuration")
 )
 
 // Config configures a Client.
 type Config struct {
-	URL        string // e.g. https://ghcr.io
-	Token      string // the GitHub token, exchanged for a registry bearer token
+	// URL is the registry's root, e.g. https://ghcr.io.
+	URL string
+	// Token is the GitHub token, exchanged for a registry bearer token; empty
+	// means anonymous (public images only). Surrounding white space is trimmed.
+	Token string
+	// HTTPClient sends the requests; default a client with a 60s timeout. The
+	// client uses a copy of it whose redirect policy is httpsafe.Client's: a
+	// manifest or token GET follows redirects only to its own origin.
 	HTTPClient *http.Client
-	UserAgent  string
+	// UserAgent is sent as User-Agent; default "ghprune".
+	UserAgent string
 }
 
 // Client reads manifests. Safe for concurrent use.
@@ -60,11 +74,19 @@ type Client struct {
 	fetches int64
 }
 
-// New returns a Client for cfg.
+// New returns a Client for cfg. It refuses (ErrInvalid) a URL that is not an
+// absolute http(s) URL and a token with a control character or white space
+// inside it.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("registry: bad URL %q", cfg.URL)
+		return nil, fmt.Errorf("registry: bad URL %q: %w", cfg.URL, ErrInvalid)
+	}
+	token := strings.TrimSpace(cfg.Token)
+	if httpsafe.UnsafeToken(token) {
+		// Never echo it: it may be two secrets pasted together.
+		return nil, fmt.Errorf("registry: the token contains a newline or other control character, or white space; "+
+			"check that the secret holds exactly one token: %w", ErrInvalid)
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -74,7 +96,7 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = "ghprune"
 	}
-	return &Client{base: u, token: cfg.Token, http: hc, ua: ua, bearers: map[string]string{}}, nil
+	return &Client{base: u, token: token, http: httpsafe.Client(hc), ua: ua, bearers: map[string]string{}}, nil
 }
 
 // Fetches returns how many manifests were fetched: for a public image each
@@ -191,10 +213,10 @@ func (c *Client) exchange(ctx context.Context, challenge, repo string) (string, 
 		return "", fmt.Errorf("registry: no bearer realm in challenge")
 	}
 	ru, err := url.Parse(realm)
-	if err != nil || ru.Host != c.base.Host || ru.Scheme != c.base.Scheme || ru.User != nil {
-		// The token must never be sent to another host, nor in clear text
-		// to a registry reached over https.
-		return "", fmt.Errorf("registry: refusing a token realm on another host or scheme")
+	if err != nil || ru.User != nil || !httpsafe.SameOrigin(ru, c.base) {
+		// The token must never be sent to another host or port, nor in clear
+		// text to a registry reached over https.
+		return "", fmt.Errorf("registry: refusing a token realm on another origin (scheme, host or port) than %s", httpsafe.Origin(c.base))
 	}
 	q := ru.Query()
 	if s := params["service"]; s != "" {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -41,7 +43,17 @@ func (c *common) register(fs *flag.FlagSet) {
 // loadConfig loads and validates the config, printing errors and warnings.
 // On failure it returns exitUsage: nothing has been sent anywhere.
 func loadConfig(path string, e env) (*policy.Config, int) {
-	cfg, err := policy.LoadFile(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: read config: %v\n", err)
+		return nil, exitUsage
+	}
+	return parseConfig(path, data, e)
+}
+
+// parseConfig is loadConfig for a config already read.
+func parseConfig(path string, data []byte, e env) (*policy.Config, int) {
+	cfg, err := policy.Parse(path, data)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%v\n", err)
 		return nil, exitUsage
@@ -70,22 +82,30 @@ func selectPolicies(cfg *policy.Config, names []string, e env) ([]*policy.Policy
 }
 
 // token reads the token from the file or environment variable the config
-// names. It is returned to be handed to the client and nowhere else.
+// names. It is returned to be handed to the clients and nowhere else. Surrounding
+// white space (the newline of a mounted secret) is dropped; a token with a
+// line break or another control character inside is a config error, not
+// something to send to GitHub three times.
 func token(cfg *policy.Config, e env) (string, error) {
+	var t, from string
 	if cfg.GitHub.TokenFile != "" {
 		b, err := os.ReadFile(cfg.GitHub.TokenFile)
 		if err != nil {
 			return "", fmt.Errorf("read github.token_file: %w", err)
 		}
-		t := strings.TrimSpace(string(b))
+		t, from = strings.TrimSpace(string(b)), "github.token_file "+cfg.GitHub.TokenFile
 		if t == "" {
-			return "", fmt.Errorf("github.token_file %s is empty", cfg.GitHub.TokenFile)
+			return "", fmt.Errorf("%s is empty", from)
 		}
-		return t, nil
+	} else {
+		t, from = strings.TrimSpace(e.getenv(cfg.GitHub.TokenEnv)), "the environment variable "+cfg.GitHub.TokenEnv+" (github.token_env)"
+		if t == "" {
+			return "", fmt.Errorf("no token: set the environment variable %s (github.token_env) or github.token_file", cfg.GitHub.TokenEnv)
+		}
 	}
-	t := strings.TrimSpace(e.getenv(cfg.GitHub.TokenEnv))
-	if t == "" {
-		return "", fmt.Errorf("no token: set the environment variable %s (github.token_env) or github.token_file", cfg.GitHub.TokenEnv)
+	if i := strings.IndexFunc(t, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }); i >= 0 {
+		// Never echo it: say where it came from and what is wrong.
+		return "", fmt.Errorf("the token in %s contains a line break, space or other control character at byte %d: it must be one line holding only the token", from, i)
 	}
 	return t, nil
 }
@@ -113,19 +133,22 @@ type app struct {
 	metrics *metrics.Metrics
 	planner *planner.Planner
 	exec    *executor.Executor
+	// lock is the journal's enforcing lock when this process holds it for
+	// its whole life (serve); nil otherwise, and apply takes it per run.
+	lock *journal.Lock
 }
 
 // startApp builds the logger and opens the app for a loaded config: the
 // common start of every command that talks to GitHub. On failure it has
 // printed why and returns the exit code (exitUsage for a config problem
 // such as no token or a fine-grained one: nothing was sent).
-func startApp(ctx context.Context, cfg *policy.Config, logLevel string, e env, reg prometheus.Registerer, needJournal bool) (*app, int) {
+func startApp(ctx context.Context, cfg *policy.Config, logLevel string, e env, reg prometheus.Registerer, jm journalMode) (*app, int) {
 	log, err := newLogger(logLevel, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return nil, exitUsage
 	}
-	a, code, err := openApp(ctx, cfg, e, log, reg, needJournal)
+	a, code, err := openApp(ctx, cfg, e, log, reg, jm)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return nil, code
@@ -145,11 +168,24 @@ func parseSince(since string, e env) (time.Time, error) {
 	return e.clock.Now().Add(-time.Duration(d)), nil
 }
 
-// openApp builds the client, journal and metrics for cfg. With needJournal
-// false (plan, explain) a journal that cannot be opened (a read-only CI
-// checkout) is only a warning: the plan then lacks the remembered
-// download-limit refusals.
-func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer, needJournal bool) (*app, int, error) {
+// journalMode says how a command opens the journal.
+type journalMode int
+
+const (
+	// journalOptional (plan, explain): a journal that cannot be opened (a
+	// read-only CI checkout) is only a warning; the plan then lacks the
+	// remembered download-limit refusals.
+	journalOptional journalMode = iota
+	// journalCreate (apply, serve): opened, and created when missing.
+	journalCreate
+	// journalExisting (restore): it must exist; a missing journal is a
+	// usage error that names the path looked for, never a new empty one.
+	journalExisting
+)
+
+// openApp builds the client, journal and metrics for cfg, opening the
+// journal as jm says.
+func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, reg prometheus.Registerer, jm journalMode) (*app, int, error) {
 	tok, err := token(cfg, e)
 	if err != nil {
 		return nil, exitUsage, err
@@ -175,9 +211,17 @@ func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, re
 	if err != nil {
 		return nil, exitUsage, err
 	}
-	j, err := journal.Open(ctx, cfg.State.Path)
+	var j *journal.Journal
+	if jm == journalExisting {
+		j, err = journal.OpenExisting(ctx, cfg.State.Path)
+	} else {
+		j, err = journal.Open(ctx, cfg.State.Path)
+	}
 	if err != nil {
-		if needJournal {
+		switch {
+		case errors.Is(err, journal.ErrNoJournal):
+			return nil, exitUsage, err
+		case jm != journalOptional:
 			return nil, exitFailed, err
 		}
 		fmt.Fprintf(e.stderr, "warning: planning without the journal (%v): versions GitHub refused before are not known\n", err)
@@ -222,9 +266,29 @@ func (a *app) budget() error {
 }
 
 func (a *app) Close() {
+	if a.lock != nil {
+		a.lock.Release()
+	}
 	if a.journal != nil {
 		a.journal.Close()
 	}
+}
+
+// lockJournal takes the journal's enforcing lock for command: one enforcing
+// process per journal, or every DELETE goes out twice and is journaled twice.
+// The lock dies with the process. Runs a dead process left "running" are
+// then marked interrupted.
+func (a *app) lockJournal(ctx context.Context, command string) (*journal.Lock, error) {
+	l, err := a.journal.LockEnforce(journal.HolderFor(command, a.env.clock.Now()))
+	if err != nil {
+		return nil, err
+	}
+	if n, err := a.journal.MarkInterrupted(ctx, a.env.clock.Now()); err != nil {
+		a.log.Warn("mark interrupted runs", zap.Error(err))
+	} else if n > 0 {
+		a.log.Info("runs of stopped processes marked interrupted", zap.Int("runs", n))
+	}
+	return l, nil
 }
 
 // runPolicies plans pols and, when apply is set, carries out the enforce
@@ -244,6 +308,13 @@ func (a *app) runPolicies(ctx context.Context, pols []*policy.Policy, apply bool
 		}
 	}
 	var runID int64
+	if enforce && a.lock == nil {
+		l, err := a.lockJournal(ctx, "ghprune apply")
+		if err != nil {
+			return r, err
+		}
+		defer l.Release()
+	}
 	if enforce {
 		a.reconcile(ctx)
 		r.Mode = string(policy.ModeEnforce)
@@ -340,9 +411,21 @@ func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]str
 	var warn []string
 	for _, pkg := range pr.Packages {
 		seen.Packages = append(seen.Packages, pkg.Package)
+		undated, first := 0, ""
 		for _, d := range pkg.Decisions {
 			seen.Tags = append(seen.Tags, d.Tags...)
 			seen.Versions = append(seen.Versions, d.Version)
+			if d.Rule == policy.RuleInvalidTime {
+				if undated++; undated == 1 {
+					first = fmt.Sprintf("version %d: %s", d.VersionID, d.Reason)
+				}
+			}
+		}
+		if undated > 0 {
+			warn = append(warn, fmt.Sprintf("package %q: %d versions kept because a date is missing, unreadable or in the future (invalid-time); first, %s", pkg.Package, undated, first))
+		}
+		if len(pkg.Decisions) > 0 && pkg.Decisions[0].Rule == policy.RuleListingChanged {
+			warn = append(warn, fmt.Sprintf("package %q kept whole: %s", pkg.Package, pkg.Decisions[0].Reason))
 		}
 		key := pkg.Owner + "/" + pkg.PackageType + "/" + pkg.Package
 		if other, ok := selectedBy[key]; ok {
@@ -361,7 +444,7 @@ func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]str
 // version it deleted is recorded and restorable. What cannot be learned now
 // stays open for the next start.
 func (a *app) reconcile(ctx context.Context) {
-	if _, err := a.exec.Reconcile(ctx, a.client); err != nil {
+	if _, err := a.exec.Reconcile(ctx, false); err != nil {
 		a.log.Warn("reconcile open intents", zap.Error(err))
 		fmt.Fprintf(a.env.stderr, "warning: %v\n", err)
 	}
@@ -383,16 +466,86 @@ func (a *app) updateRestorable(ctx context.Context) {
 	a.metrics.JournalRestores.WithLabelValues("failed").Set(float64(failed))
 }
 
-// output opens -o FILE or returns stdout.
-func output(path string, e env) (io.Writer, func() error, error) {
+// reportOutput is where a report goes: stdout, or -o FILE written through a
+// temporary file beside it that Commit renames over FILE, so that a failed
+// command never truncates an existing report.
+type reportOutput struct {
+	io.Writer
+	file   *os.File // nil for stdout
+	path   string
+	redact *redactWriter
+}
+
+// openOutput opens -o FILE, or returns stdout for "" and "-". It refuses a
+// FILE that is the journal (or a file SQLite keeps beside it), the config or
+// the token file: a report written there would destroy what on-call needs.
+func openOutput(path string, cfg *policy.Config, e env) (*reportOutput, error) {
 	if path == "" || path == "-" {
-		return e.stdout, func() error { return nil }, nil
+		return &reportOutput{Writer: e.stdout}, nil
 	}
-	f, err := os.Create(path)
+	protected := map[string]string{cfg.File: "the config file"}
+	if cfg.GitHub.TokenFile != "" {
+		protected[cfg.GitHub.TokenFile] = "the token file"
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+		protected[cfg.State.Path+suffix] = "the journal (state.path)"
+	}
+	for p, what := range protected {
+		if samePath(path, p) {
+			return nil, fmt.Errorf("-o %s is %s; write the report elsewhere", path, what)
+		}
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("-o %s: %w", path, err)
 	}
-	return f, f.Close, nil
+	rw := newRedactWriter(f)
+	return &reportOutput{Writer: rw, file: f, path: path, redact: rw}, nil
+}
+
+// samePath reports whether a and b name one file: the same absolute path,
+// or (when both exist) the same file through a link.
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	if ra, err := filepath.EvalSymlinks(filepath.Dir(aa)); err == nil {
+		if rb, err := filepath.EvalSymlinks(filepath.Dir(bb)); err == nil && filepath.Join(ra, filepath.Base(aa)) == filepath.Join(rb, filepath.Base(bb)) {
+			return true
+		}
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// Commit puts the report in place.
+func (o *reportOutput) Commit() error {
+	if o.file == nil {
+		return nil
+	}
+	err := o.redact.Flush()
+	if cerr := o.file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(o.file.Name(), o.path)
+	}
+	if err != nil {
+		os.Remove(o.file.Name())
+	}
+	return err
+}
+
+// Abort drops the temporary file; an existing report stays as it was.
+func (o *reportOutput) Abort() {
+	if o.file != nil {
+		o.file.Close()
+		os.Remove(o.file.Name())
+	}
 }
 
 // resolveFormat applies cli.md's default: a table for a person at a

@@ -41,7 +41,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
 		return exitUsage
 	}
-	a, code := startApp(ctx, cfg, "warn", e, nil, false)
+	a, code := startApp(ctx, cfg, "warn", e, nil, journalOptional)
 	if a == nil {
 		return code
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -14,18 +15,40 @@ import (
 )
 
 // openJournal opens the journal named by the config without needing a token:
-// history must work for an on-call engineer with only the database.
+// history must work for an on-call engineer with only the database. It never
+// creates one: run from the wrong directory, an empty new journal would
+// answer "nothing happened".
 func openJournal(ctx context.Context, config string, e env) (*journal.Journal, int) {
 	cfg, code := loadConfig(config, e)
 	if cfg == nil {
 		return nil, code
 	}
-	j, err := journal.Open(ctx, cfg.State.Path)
+	j, err := journal.OpenExisting(ctx, cfg.State.Path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		if errors.Is(err, journal.ErrNoJournal) {
+			return nil, exitUsage
+		}
 		return nil, exitFailed
 	}
 	return j, 0
+}
+
+// checkRun makes -run N an error when the journal has no run N: "0 matched"
+// would read as "nothing to do".
+func checkRun(ctx context.Context, j *journal.Journal, id int64, e env) int {
+	if id == 0 {
+		return 0
+	}
+	if _, err := j.Run(ctx, id); err != nil {
+		if errors.Is(err, journal.ErrNoRun) {
+			fmt.Fprintf(e.stderr, "ghprune: the journal %s has no run %d (ghprune history lists the runs)\n", j.Path(), id)
+			return exitUsage
+		}
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitFailed
+	}
+	return 0
 }
 
 func cmdHistory(ctx context.Context, args []string, e env) int {
@@ -47,7 +70,9 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	f := journal.Filter{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, Now: e.clock.Now()}
+	// -restorable shows open intents too: a restore settles them against
+	// GitHub first and restores the ones that were deleted.
+	f := journal.Filter{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, IncludeIntents: *restorable, Now: e.clock.Now()}
 	if f.Since, err = parseSince(*since, e); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune history: %v\n", err)
 		return exitUsage
@@ -57,6 +82,9 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	defer j.Close()
+	if code := checkRun(ctx, j, *runID, e); code != 0 {
+		return code
+	}
 	deletionsWanted := *runID != 0 || *owner != "" || *pkg != "" || *tag != "" || *restorable || *since != ""
 	if !deletionsWanted {
 		runs, err := j.Runs(ctx, *limit)
@@ -115,6 +143,9 @@ func writeDeletions(e env, ds []journal.Deletion) {
 		deleted := "-"
 		if d.DeletedAt != nil {
 			deleted = d.DeletedAt.Format(time.RFC3339)
+		}
+		if d.State == journal.StateIntent {
+			until = "open intent: settled against GitHub by the next apply, serve or restore"
 		}
 		tags := report.TagList(d.Tags)
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.RunID, report.Escape(d.Package), d.VersionID, report.Escape(report.ShortVersion(d.Version)),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -55,6 +56,10 @@ type realRig struct {
 	dir     string
 	cfg     string
 	deletes atomic.Int32
+	// onRestore, when set, sees each POST …/restore first: true means it
+	// answered the request itself.
+	onRestore atomic.Pointer[func(n int32, w http.ResponseWriter, r *http.Request) bool]
+	restores  atomic.Int32
 }
 
 // newRealRig starts the rig; onDel is fixed before the server starts so the
@@ -75,6 +80,11 @@ func newRealRig(t *testing.T, versions int, onDel func(rig *realRig, n int32, w 
 	c := now.Add(-time.Hour)
 	rig.sim.AddVersion("acme", "npm", "lib", simulator.VersionSeed{Name: "2.0.0", CreatedAt: c, UpdatedAt: c})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/restore") {
+			if f := rig.onRestore.Load(); f != nil && (*f)(rig.restores.Add(1), w, r) {
+				return
+			}
+		}
 		if r.Method == http.MethodDelete && onDel != nil {
 			if onDel(rig, rig.deletes.Add(1), w, r) { // true: handled
 				return
@@ -98,6 +108,15 @@ policies:
 		t.Fatal(err)
 	}
 	return rig
+}
+
+// run runs a ghprune command in-process against the rig, in real time.
+func (rig *realRig) run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out syncBuffer
+	args = append([]string{args[0], "-config", rig.cfg}, args[1:]...)
+	code := run(context.Background(), args, env{stdout: &out, stderr: &out, clock: clock.Real{}, getenv: func(string) string { return testToken }})
+	return code, out.String()
 }
 
 func (rig *realRig) deleted() int {
@@ -158,14 +177,30 @@ func TestKill_ApplyAtRandomPoints_RestoreBringsEverythingBack(t *testing.T) {
 			if got := rig.deleted(); got != wantDeleted {
 				t.Fatalf("simulator has %d deleted before restore, want %d", got, wantDeleted)
 			}
-			var out strings.Builder
-			code := run(context.Background(), []string{"restore", "-config", rig.cfg, "-since", "1h", "-format", "table"},
-				env{stdout: &out, stderr: &out, clock: clock.Real{}, getenv: func(string) string { return testToken }})
+			// The killed run shows as interrupted, not running forever, and
+			// what history and a dry run promise is what the restore does.
+			if _, out := rig.run(t, "history", "-format", "json"); !strings.Contains(out, `"status": "interrupted"`) {
+				t.Errorf("history does not show the killed run as interrupted:\n%s", out)
+			}
+			// history reads only the journal: it lists the open intent the
+			// kill left (deleted or not, GitHub will tell the restore).
+			_, hist := rig.run(t, "history", "-restorable", "-format", "json")
+			if n, open := strings.Count(hist, `"version_id"`), strings.Count(hist, `"state": "intent"`); n != int(killAt) || open != 1 {
+				t.Errorf("history -restorable lists %d versions (%d open intents), want %d with 1 open intent:\n%s", n, open, killAt, hist)
+			}
+			_, dry := rig.run(t, "restore", "-since", "1h", "-dry-run", "-format", "json")
+			if n := strings.Count(dry, `"result": "would-restore"`); n != wantDeleted {
+				t.Errorf("restore -dry-run would restore %d, want %d:\n%s", n, wantDeleted, dry)
+			}
+			code, out := rig.run(t, "restore", "-since", "1h", "-format", "json")
 			if code != 0 {
-				t.Fatalf("restore exit %d:\n%s", code, out.String())
+				t.Fatalf("restore exit %d:\n%s", code, out)
+			}
+			if n := strings.Count(out, `"result": "restored"`); n != wantDeleted {
+				t.Errorf("restore restored %d, the dry run promised %d", n, wantDeleted)
 			}
 			if got := rig.deleted(); got != 0 {
-				t.Fatalf("%d versions still deleted after restore:\n%s", got, out.String())
+				t.Fatalf("%d versions still deleted after restore:\n%s", got, out)
 			}
 		})
 	}
@@ -203,5 +238,81 @@ func TestKill_HistoryFromSecondProcessDuringApply(t *testing.T) {
 	}
 	if strings.Contains(string(histOut), "locked") {
 		t.Errorf("database locked:\n%s", histOut)
+	}
+}
+
+// Two enforcing processes on one journal: the second is refused while the
+// first deletes, naming it, and every version is deleted and journaled once.
+func TestKill_SecondApplyProcessIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := ghpruneBinary(t)
+	var second []byte
+	var secondErr error
+	rig := newRealRig(t, 6, func(rig *realRig, n int32, w http.ResponseWriter, req *http.Request) bool {
+		if n == 2 { // the first apply holds the journal, mid-run
+			second, secondErr = childCmd(bin, "apply", "-config", rig.cfg, "-format", "json").CombinedOutput()
+		}
+		return false
+	})
+	out, err := childCmd(bin, "apply", "-config", rig.cfg, "-format", "json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("first apply: %v\n%s", err, out)
+	}
+	var ee *exec.ExitError
+	if !errors.As(secondErr, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(string(second), "is in use by ghprune apply (pid ") {
+		t.Fatalf("second apply: %v, want exit 1 naming the first:\n%s", secondErr, second)
+	}
+	if n := rig.deletes.Load(); n != 6 {
+		t.Errorf("%d DELETEs sent for 6 versions", n)
+	}
+	_, hist := rig.run(t, "history", "-run", "1", "-format", "json")
+	if n := strings.Count(hist, `"state": "deleted"`); n != 6 {
+		t.Errorf("journal has %d deletions for 6 versions:\n%s", n, hist)
+	}
+}
+
+// A restore killed mid-way leaves no claim behind that blocks the next
+// one: the second restore brings everything back and exits 0.
+func TestKill_RestoreKilledMidwayIsFinishedByTheNext(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and kills real processes")
+	}
+	bin := ghpruneBinary(t)
+	rig := newRealRig(t, 5, nil)
+	if code, out := rig.run(t, "apply", "-format", "json"); code != 0 {
+		t.Fatalf("apply exit %d\n%s", code, out)
+	}
+	if rig.deleted() != 5 {
+		t.Fatalf("%d deleted, want 5", rig.deleted())
+	}
+	var child atomic.Pointer[os.Process]
+	kill := func(n int32, w http.ResponseWriter, r *http.Request) bool {
+		if n != 3 {
+			return false
+		}
+		rig.sim.ServeHTTP(httptest.NewRecorder(), r) // GitHub restores; the answer is lost
+		if p := child.Load(); p != nil {
+			p.Kill()
+		}
+		return true
+	}
+	rig.onRestore.Store(&kill)
+	cmd := childCmd(bin, "restore", "-config", rig.cfg, "-run", "1", "-format", "json")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	child.Store(cmd.Process)
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("restore was not killed: %v", err)
+	}
+	rig.onRestore.Store(nil)
+	code, out := rig.run(t, "restore", "-run", "1", "-format", "json")
+	if code != 0 {
+		t.Fatalf("second restore exit %d:\n%s", code, out)
+	}
+	if got := rig.deleted(); got != 0 {
+		t.Fatalf("%d versions still deleted after the second restore:\n%s", got, out)
 	}
 }

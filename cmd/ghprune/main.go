@@ -75,6 +75,10 @@ var commands = []struct {
 func init() { commands[len(commands)-1].run = cmdDemo }
 
 func run(ctx context.Context, args []string, e env) int {
+	stdout, stderr := newRedactWriter(e.stdout), newRedactWriter(e.stderr)
+	defer stdout.Flush()
+	defer stderr.Flush()
+	e.stdout, e.stderr = stdout, stderr
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stderr)
 		if len(args) == 0 {

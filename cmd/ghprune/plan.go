@@ -63,23 +63,28 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 	}
 	// Open the report file before anything is deleted: a report that
 	// cannot be written must not be discovered after the deletes.
-	w, closeOut, err := output(f.out, e)
+	out, err := openOutput(f.out, cfg, e)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	a, code := startApp(ctx, cfg, f.logLevel, e, nil, apply)
+	jm := journalOptional
+	if apply {
+		jm = journalCreate
+	}
+	a, code := startApp(ctx, cfg, f.logLevel, e, nil, jm)
 	if a == nil {
-		closeOut()
+		out.Abort()
 		return code
 	}
 	defer a.Close()
 	r, runErr := a.runPolicies(ctx, pols, apply, "cli")
-	if err := writeReport(w, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
+	if err := writeReport(out, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
+		out.Abort()
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
 		return exitFailed
 	}
-	if err := closeOut(); err != nil {
+	if err := out.Commit(); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
 		return exitFailed
 	}

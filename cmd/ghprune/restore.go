@@ -35,7 +35,10 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	f := journal.Filter{RunID: *runID, VersionID: *versionID, Owner: *owner, Package: *pkg, Tag: *tag, Version: *version, States: []string{journal.StateDeleted}}
+	// Open intents are matched too: a restore settles them against GitHub
+	// first (a dry run only asks), so both see the same versions.
+	f := journal.Filter{RunID: *runID, VersionID: *versionID, Owner: *owner, Package: *pkg, Tag: *tag, Version: *version,
+		States: []string{journal.StateDeleted, journal.StateIntent}}
 	if f.Since, err = parseSince(*since, e); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune restore: %v\n", err)
 		return exitUsage
@@ -52,18 +55,29 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 	if cfg == nil {
 		return code
 	}
-	a, code := startApp(ctx, cfg, *logLevel, e, nil, true)
+	a, code := startApp(ctx, cfg, *logLevel, e, nil, journalExisting)
 	if a == nil {
 		return code
 	}
 	defer a.Close()
-	if !*dryRun {
-		a.reconcile(ctx) // a version deleted by a killed run is restorable too
+	if code := checkRun(ctx, a.journal, *runID, e); code != 0 {
+		return code
 	}
 	rows, err := a.journal.Deletions(ctx, f)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitFailed
+	}
+	// A version deleted by a killed run is restorable too: settle open
+	// intents (in a dry run, only find out how they would be settled).
+	rec, err := a.exec.Reconcile(ctx, *dryRun)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v\n", err)
+	}
+	for i := range rows {
+		if settled, ok := rec.Settled[rows[i].ID]; ok {
+			rows[i] = settled
+		}
 	}
 	if *runID == 0 && *versionID == 0 && *owner == "" {
 		// -package or -since alone may match the same name under two owners:
@@ -92,19 +106,28 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		}
 	}
 	results, runErr := a.exec.Restore(ctx, restoreRun, rows, *dryRun)
-	failed, restored := 0, 0
+	// Success is every matched version active on GitHub afterwards,
+	// whoever brought it back: ask GitHub rather than trust the answers.
+	var verifyErr error
+	if !*dryRun && runErr == nil {
+		verifyErr = a.exec.VerifyActive(ctx, results)
+	}
+	failed, restored, inactive := 0, 0, 0
 	for _, r := range results {
 		switch r.Result {
-		case executor.RestoreFailed, executor.RestoreExpired:
+		case executor.RestoreFailed, executor.RestoreExpired, executor.RestoreUnknown:
 			failed++
 		case executor.RestoreRestored:
 			restored++
+		}
+		if r.Active != nil && !*r.Active {
+			inactive++
 		}
 	}
 	if !*dryRun {
 		fin := e.clock.Now()
 		status := journal.RunSucceeded
-		if failed > 0 || runErr != nil {
+		if failed > 0 || inactive > 0 || runErr != nil || verifyErr != nil {
 			status = journal.RunFailed
 		}
 		if err := a.journal.FinishRun(context.WithoutCancel(ctx), journal.Run{ID: restoreRun, FinishedAt: &fin, Status: status,
@@ -116,27 +139,41 @@ func cmdRestore(ctx context.Context, args []string, e env) int {
 		if results == nil {
 			results = []executor.RestoreResult{}
 		}
-		report.WriteJSON(e.stdout, map[string]any{"restore_run_id": restoreRun, "dry_run": *dryRun, "results": results})
+		report.WriteJSON(e.stdout, map[string]any{"restore_run_id": restoreRun, "dry_run": *dryRun, "results": results,
+			"summary": map[string]int{"matched": len(rows), "restored": restored, "failed": failed, "not_active": inactive}})
 	} else {
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESULT\tRUN\tPACKAGE\tVERSION ID\tVERSION\tTAGS\tNOTE")
+		fmt.Fprintln(tw, "RESULT\tACTIVE\tRUN\tPACKAGE\tVERSION ID\tVERSION\tTAGS\tNOTE")
 		for _, r := range results {
 			d := r.Deletion
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%s\n", r.Result, d.RunID, report.Escape(d.Package), d.VersionID,
+			active := "-"
+			if r.Active != nil {
+				active = map[bool]string{true: "yes", false: "NO"}[*r.Active]
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", r.Result, active, d.RunID, report.Escape(d.Package), d.VersionID,
 				report.Escape(report.ShortVersion(d.Version)), report.Escape(report.TagList(d.Tags)), report.Escape(r.Error))
 		}
 		tw.Flush()
 		fmt.Fprintf(e.stdout, "%d matched, %d restored, %d failed or expired", len(rows), restored, failed)
 		if *dryRun {
 			fmt.Fprint(e.stdout, " (dry run: nothing sent)")
+		} else {
+			fmt.Fprintf(e.stdout, "; %d of %d active on GitHub now", len(results)-inactive, len(results))
 		}
 		fmt.Fprintln(e.stdout)
 	}
-	if runErr != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", runErr)
-		return exitFailed
+	for _, r := range results {
+		if r.Active != nil && !*r.Active {
+			fmt.Fprintf(e.stderr, "ghprune restore: version %d of %s %s is not active on GitHub after the restore (%s)\n",
+				r.Deletion.VersionID, report.Escape(r.Deletion.Package), report.Escape(report.ShortVersion(r.Deletion.Version)), r.Result)
+		}
 	}
-	if failed > 0 {
+	for _, err := range []error{runErr, verifyErr} {
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		}
+	}
+	if runErr != nil || verifyErr != nil || failed > 0 || inactive > 0 {
 		return exitFailed
 	}
 	return exitOK

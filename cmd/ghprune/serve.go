@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,18 +27,45 @@ import (
 	"github.com/ghprune/ghprune/scheduler"
 )
 
+// tokenCheckTTL is how long /readyz trusts its last token check, success
+// or failure: a probe every few seconds must not become a GET /user every
+// few seconds, and repeated bad credentials can get an address blocked.
+const tokenCheckTTL = time.Minute
+
 // daemon is serve's state: the app, the schedule, the last reports.
 type daemon struct {
 	app   *app
 	sched *scheduler.Scheduler
 	log   *zap.Logger
-	ready atomic.Bool
 
-	reloadMu sync.Mutex // one reload at a time
+	// tokenMu serializes token checks: concurrent probes wait for the one
+	// in flight and share its answer.
+	tokenMu   sync.Mutex
+	tokenAt   time.Time // zero: never checked
+	tokenErr  error
+	reloadMu  sync.Mutex // one reload at a time
+	cfgDigest [32]byte   // of the config file's bytes now running
 
 	mu      sync.Mutex
 	cfgPath string
 	reports []*report.Report // newest last, bounded
+}
+
+// tokenAccepted says whether GitHub accepted the token, asking at most once
+// per tokenCheckTTL.
+func (d *daemon) tokenAccepted(ctx context.Context) error {
+	d.tokenMu.Lock()
+	defer d.tokenMu.Unlock()
+	now := d.app.env.clock.Now()
+	if !d.tokenAt.IsZero() && now.Sub(d.tokenAt) < tokenCheckTTL {
+		return d.tokenErr
+	}
+	_, err := d.app.client.Identity(ctx)
+	if err != nil && ctx.Err() != nil {
+		return err // the caller gave up: no verdict on the token to keep
+	}
+	d.tokenAt, d.tokenErr = now, err
+	return err
 }
 
 func cmdServe(ctx context.Context, args []string, e env) int {
@@ -48,21 +78,32 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	cfg, code := loadConfig(*config, e)
+	data, err := os.ReadFile(*config)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: read config: %v\n", err)
+		return exitUsage
+	}
+	cfg, code := parseConfig(*config, data, e)
 	if cfg == nil {
 		return code
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, code := startApp(ctx, cfg, *logLevel, e, reg, true)
+	a, code := startApp(ctx, cfg, *logLevel, e, reg, journalCreate)
 	if a == nil {
 		return code
 	}
 	defer a.Close()
 	log := a.log
 	defer log.Sync()
+	// The daemon owns its journal for its whole life: a second serve, or an
+	// apply beside it, would send every DELETE twice.
+	if a.lock, err = a.lockJournal(ctx, "ghprune serve"); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitFailed
+	}
 	a.exec.Grace = *grace
-	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler")), log: log, cfgPath: *config}
+	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler")), log: log, cfgPath: *config, cfgDigest: sha256.Sum256(data)}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -76,21 +117,19 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		}
 	}()
 	log.Info("serving", zap.String("listen", ln.Addr().String()), zap.Int("policies", len(cfg.Policies)))
-	if e.onListen != nil {
-		e.onListen(ln.Addr().String())
-	}
 
 	// Readiness: the token is accepted by GitHub.
-	if _, err := a.client.Identity(ctx); err != nil {
+	if err := d.tokenAccepted(ctx); err != nil {
 		log.Warn("token check failed; not ready", zap.Error(err))
-	} else {
-		d.ready.Store(true)
 	}
 	a.reconcile(ctx)
 	a.updateRestorable(ctx)
 	d.prune(ctx)
 	jobs := d.jobs(cfg)
 	d.sched.Start(ctx, jobs)
+	if e.onListen != nil {
+		e.onListen(ln.Addr().String()) // tests: serving, and scheduled
+	}
 	if *runOnStart {
 		go d.sched.RunNow(ctx, jobs)
 	}
@@ -122,7 +161,10 @@ func (d *daemon) jobs(cfg *policy.Config) []scheduler.Job {
 	var jobs []scheduler.Job
 	for _, p := range cfg.Policies {
 		name := p.Name
-		jobs = append(jobs, scheduler.Job{Name: name, Schedule: p.CronSchedule(), Run: func(ctx context.Context) {
+		// The key is the schedule as written, in its time zone: a reload
+		// that leaves it unchanged keeps the policy's next run.
+		key := p.Schedule + "\x00" + cfg.Defaults.Timezone
+		jobs = append(jobs, scheduler.Job{Name: name, Schedule: p.CronSchedule(), Key: key, Run: func(ctx context.Context) {
 			// Look the policy up when the turn comes: a tick queued before a
 			// reload must not run a policy the reload removed or changed.
 			p := d.app.cfg.Load().Policy(name)
@@ -171,7 +213,18 @@ func (d *daemon) reload(ctx context.Context) error {
 	d.mu.Lock()
 	path := d.cfgPath
 	d.mu.Unlock()
-	cfg, err := policy.LoadFile(path)
+	data, err := os.ReadFile(path)
+	if err == nil && sha256.Sum256(data) == d.cfgDigest {
+		// The running config is the file's: a success, with nothing to
+		// redo (restarting the schedules would postpone every policy).
+		d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
+		d.log.Info("config unchanged; nothing to reload")
+		return nil
+	}
+	var cfg *policy.Config
+	if err == nil {
+		cfg, err = policy.Parse(path, data)
+	}
 	if err != nil {
 		d.app.metrics.ConfigReloads.WithLabelValues("failure").Inc()
 		d.log.Error("reload refused: config invalid; keeping the running config", zap.Error(err))
@@ -183,9 +236,10 @@ func (d *daemon) reload(ctx context.Context) error {
 		cfg.GitHub, cfg.State, cfg.Limits = old.GitHub, old.State, old.Limits
 	}
 	d.app.cfg.Store(cfg)
-	d.sched.Start(ctx, d.jobs(cfg))
+	d.cfgDigest = sha256.Sum256(data)
+	kept := d.sched.Start(ctx, d.jobs(cfg))
 	d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
-	d.log.Info("config reloaded", zap.Int("policies", len(cfg.Policies)))
+	d.log.Info("config reloaded", zap.Int("policies", len(cfg.Policies)), zap.Strings("schedules_kept", kept))
 	return nil
 }
 
@@ -194,21 +248,41 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !d.ready.Load() {
-			if _, err := d.app.client.Identity(r.Context()); err != nil {
-				http.Error(w, "not ready: the token was not accepted", http.StatusServiceUnavailable)
-				return
-			}
-			d.ready.Store(true)
+		if err := d.tokenAccepted(r.Context()); err != nil {
+			http.Error(w, "not ready: the token was not accepted", http.StatusServiceUnavailable)
+			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.reload(context.WithoutCancel(r.Context())); err != nil {
-			http.Error(w, report.Escape(err.Error()), http.StatusBadRequest)
+			http.Error(w, policy.RedactTokens(report.Escape(err.Error())), http.StatusBadRequest)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
+	})
+	mux.HandleFunc("GET /api/v1/policies", func(w http.ResponseWriter, r *http.Request) {
+		cfg := d.app.cfg.Load()
+		runs, err := d.app.journal.Runs(r.Context(), 200)
+		if err != nil {
+			http.Error(w, "journal unavailable", http.StatusInternalServerError)
+			return
+		}
+		out := make([]policyJSON, 0, len(cfg.Policies))
+		for _, p := range cfg.Policies {
+			pj := policyJSON{Name: p.Name, Schedule: p.Schedule, Mode: string(cfg.EffectiveMode(p))}
+			if next, ok := d.sched.NextRun(p.Name); ok && !next.IsZero() {
+				pj.NextRun = &next
+			}
+			for _, run := range runs { // newest first
+				if run.Kind == "apply" && slices.Contains(run.Policies, p.Name) {
+					pj.LastRun = &lastRunJSON{ID: run.ID, Status: run.Status, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt}
+					break
+				}
+			}
+			out = append(out, pj)
+		}
+		writeJSON(w, map[string]any{"policies": out})
 	})
 	mux.HandleFunc("GET /api/v1/runs", func(w http.ResponseWriter, r *http.Request) {
 		runs, err := d.app.journal.Runs(r.Context(), 50)
@@ -250,11 +324,33 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
+// writeJSON answers v as JSON, with anything that looks like a token
+// redacted (error texts in reports come from servers).
 func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	io.WriteString(w, policy.RedactTokens(string(b))+"\n")
+}
+
+// policyJSON is one policy as /api/v1/policies shows it.
+type policyJSON struct {
+	Name     string       `json:"name"`
+	Schedule string       `json:"schedule"`
+	Mode     string       `json:"mode"`
+	NextRun  *time.Time   `json:"next_run"`
+	LastRun  *lastRunJSON `json:"last_run"`
+}
+
+// lastRunJSON is the newest journaled run of a policy.
+type lastRunJSON struct {
+	ID         int64      `json:"id"`
+	Status     string     `json:"status"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
 }
 
 // runJSON is a journaled run in the JSON report's shape (cli.md), without

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ghprune/ghprune/simulator"
+)
+
+// daemonRig runs serve in-process against the harness's simulator.
+type daemonRig struct {
+	base   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	exited chan int
+}
+
+func (h *harness) serve(t *testing.T, cfg, token string, extra ...string) *daemonRig {
+	t.Helper()
+	addr := make(chan string, 1)
+	d := &daemonRig{logs: &syncBuffer{}, exited: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	e := env{stdout: d.logs, stderr: d.logs, clock: h.clock, getenv: func(string) string { return token },
+		onListen: func(a string) { addr <- a }}
+	go func() {
+		d.exited <- run(ctx, append([]string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-log-level", "debug"}, extra...), e)
+	}()
+	d.base = "http://" + waitFor(t, addr)
+	t.Cleanup(func() {
+		cancel()
+		waitFor(t, d.exited)
+	})
+	return d
+}
+
+// Finding 12: /readyz with a refused token asks GitHub at most once a
+// minute, however many probes come, and remembers the failure too.
+func TestServe_ReadyzCachesTheTokenCheck(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(1)
+	cfg := h.config("  - name: libs\n    schedule: \"@every 1h\"\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	d := h.serve(t, cfg, "ghp_RevokedToken00000000000000000000000000")
+	var wg sync.WaitGroup
+	codes := make(chan int, 200)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(d.base + "/readyz")
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz = %d with a refused token, want 503", c)
+		}
+	}
+	if n := h.sim.Stats().ByOp["GET /user"]; n != 1 {
+		t.Fatalf("200 probes made %d token checks, want 1 (the one at start)", n)
+	}
+	h.clock.Advance(tokenCheckTTL + time.Second)
+	get(t, "GET", d.base+"/readyz")
+	get(t, "GET", d.base+"/readyz")
+	if n := h.sim.Stats().ByOp["GET /user"]; n != 2 {
+		t.Errorf("after a minute: %d token checks, want 2", n)
+	}
+}
+
+// policiesNow reads /api/v1/policies as name -> next run.
+func policiesNow(t *testing.T, base string) map[string]string {
+	t.Helper()
+	code, body := get(t, "GET", base+"/api/v1/policies")
+	if code != 200 {
+		t.Fatalf("/api/v1/policies = %d %s", code, body)
+	}
+	var out struct {
+		Policies []struct {
+			Name    string     `json:"name"`
+			NextRun *time.Time `json:"next_run"`
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	m := map[string]string{}
+	for _, p := range out.Policies {
+		m[p.Name] = "unscheduled"
+		if p.NextRun != nil {
+			m[p.Name] = p.NextRun.Format(time.RFC3339Nano)
+		}
+	}
+	return m
+}
+
+// Finding 13: a reload that leaves a policy's schedule unchanged keeps its
+// next run; an unchanged file is a no-op; an invalid one (an alias bomb
+// among them) is refused and the running policies stay.
+func TestServe_ReloadKeepsUnchangedSchedules(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(1)
+	pol := func(name, schedule string) string {
+		return "  - name: " + name + "\n    schedule: \"" + schedule + "\"\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n"
+	}
+	cfg := h.config(pol("a", "@every 10s") + pol("b", "@every 2h"))
+	d := h.serve(t, cfg, testToken)
+	before := policiesNow(t, d.base)
+	for i := 0; i < 3; i++ {
+		if code, body := get(t, "POST", d.base+"/-/reload"); code != 200 {
+			t.Fatalf("reload = %d %s", code, body)
+		}
+	}
+	if got := policiesNow(t, d.base); !mapsEqual(got, before) {
+		t.Fatalf("an unchanged reload moved next runs: %v -> %v", before, got)
+	}
+	if n := strings.Count(d.logs.String(), `"msg":"config unchanged; nothing to reload"`); n != 3 {
+		t.Errorf("%d no-op reloads logged, want 3", n)
+	}
+
+	h.config(pol("a", "@every 10s") + pol("b", "@every 3h") + pol("c", "@daily"))
+	if code, body := get(t, "POST", d.base+"/-/reload"); code != 200 {
+		t.Fatalf("reload = %d %s", code, body)
+	}
+	after := policiesNow(t, d.base)
+	if after["a"] != before["a"] || after["b"] == before["b"] || after["c"] == "" || after["c"] == "unscheduled" {
+		t.Errorf("next runs %v -> %v: a must keep its next run, b and c get new ones", before, after)
+	}
+	if !strings.Contains(d.logs.String(), `"schedules_kept":["a"]`) {
+		t.Errorf("the reload did not keep a's schedule:\n%s", d.logs.String())
+	}
+
+	bomb := "version: 1\nx: &t \"a*\"\npolicies:\n  - &p\n    name: p\n    select: {owner: acme, owner_type: org, package_type: container}\n" +
+		"    keep:\n      - &r {name: r, tags: [" + strings.TrimSuffix(strings.Repeat("*t, ", 200), ", ") + "]}\n" +
+		strings.Repeat("      - *r\n", 199) + strings.Repeat("  - *p\n", 199)
+	if err := os.WriteFile(cfg, []byte(bomb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, "POST", d.base+"/-/reload"); code != http.StatusBadRequest || !strings.Contains(body, "alias") {
+		t.Errorf("reload of an alias bomb = %d %.300s, want 400 about aliases", code, body)
+	}
+	if got := policiesNow(t, d.base); !mapsEqual(got, after) {
+		t.Errorf("a refused reload changed the policies: %v -> %v", after, got)
+	}
+}
