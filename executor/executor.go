@@ -30,6 +30,7 @@ type Client interface {
 	GetVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) (githubapi.Version, error)
 	RestoreVersion(ctx context.Context, owner githubapi.Owner, packageType, name string, id int64) error
 	ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error)
+	NewestVersions(ctx context.Context, owner githubapi.Owner, packageType, name string) ([]githubapi.Version, bool, error)
 }
 
 // Pacer spaces mutations: GitHub asks for at least a second between mutative
@@ -138,6 +139,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 	}
 	failures := 0
 	notDeleted := map[*report.Package]map[string]bool{} // versions whose delete did not happen
+	watched := map[*report.Package]*watch{}             // container packages, checked for pushes since the plan
 	for _, t := range tasks {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -167,7 +169,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		}
 		var err error
 		if isImage(t.pkg.PackageType) {
-			err = e.recheck(ctx, pr.Policy, t)
+			err = e.recheck(ctx, pr.Policy, t, watched)
 		}
 		if err == nil && t.d.Outcome == "" {
 			err = e.deleteOne(ctx, runID, pr.Policy, t)
@@ -267,16 +269,18 @@ func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t tas
 	case errors.Is(err, githubapi.ErrNotFound):
 		// Gone already, or a token without admin rights (GitHub answers 404
 		// to both): read it back. Gone before this request, it is no
-		// deletion of this run; but a 404 to a retried DELETE may follow a
+		// deletion of this run; but a 404 to a resent DELETE may follow a
 		// first attempt that did delete it, which is then this run's.
-		retried := false
-		var apiErr *githubapi.APIError
-		if errors.As(err, &apiErr) {
-			retried = apiErr.Attempt > 1
+		gerr := e.confirmGone(rctx, owner, t)
+		switch {
+		case gerr == nil:
+			err, gone = nil, !resent(err)
+		case errors.Is(gerr, errStillThere):
+			err = gerr
+		default:
+			err, unknown = gerr, true // cannot tell: the intent stays open for reconciliation
 		}
-		err = e.confirmGone(rctx, owner, t)
-		gone = err == nil && !retried
-	case err != nil && ambiguous(err):
+	case err != nil && (ambiguous(err) || resent(err)):
 		// The DELETE may have been carried out though no answer said so
 		// (a 5xx after retries, a broken connection, a cancel): ask.
 		if gerr := e.confirmGone(rctx, owner, t); gerr == nil {
@@ -340,8 +344,61 @@ func isImage(packageType string) bool { return packageType == "container" || pac
 // tags older than the run. A version that gained a tag, or is gone, is
 // skipped; one that cannot be read is not deleted. Its error is only for
 // failures that stop the run.
-func (e *Executor) recheck(ctx context.Context, pol string, t task) error {
-	v, err := e.Client.GetVersion(ctx, apiOwner(t.pkg.APIOwner, t.pkg.Owner), t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[*report.Package]*watch) error {
+	owner := apiOwner(t.pkg.APIOwner, t.pkg.Owner)
+	w := watched[t.pkg]
+	if w == nil {
+		w = newWatch(t.pkg)
+		watched[t.pkg] = w
+	}
+	// A version pushed since the plan (an index, a signature) may refer to
+	// this one, and only a new plan reads its manifest: the rest of the
+	// package waits for the next run. The newest page is revalidated with
+	// its ETag, so an unchanged package costs a 304.
+	var whole []githubapi.Version // the package's every version, when its first page holds them all
+	if w.changed == "" {
+		newest, complete, err := e.Client.NewestVersions(ctx, owner, t.pkg.PackageType, t.pkg.Package)
+		if complete {
+			whole = newest
+		}
+		switch {
+		case err != nil:
+			w.changed = "its newest versions could not be read again: " + err.Error()
+			if stopsRun(err) {
+				return fmt.Errorf("stop run: %w", err)
+			}
+		default:
+			for _, v := range newest {
+				if !w.planned[v.ID] {
+					w.changed = fmt.Sprintf("version %d was pushed since the plan", v.ID)
+					break
+				}
+			}
+		}
+		if w.changed != "" {
+			e.log().Info("package changed since the plan; its remaining deletions wait for the next run",
+				zap.String("policy", pol), zap.String("package", t.pkg.Package), zap.String("why", w.changed))
+		}
+	}
+	if w.changed != "" {
+		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "not deleted: the package changed since the plan ("+w.changed+"); the next run plans it again"
+		e.count(pol, "skipped", "package_changed")
+		return nil
+	}
+	var v githubapi.Version
+	var err error
+	if whole != nil {
+		// The page just read holds the whole package: no need to ask for
+		// the version itself.
+		err = fmt.Errorf("not among the package's versions: %w", githubapi.ErrNotFound)
+		for _, x := range whole {
+			if x.ID == t.d.VersionID {
+				v, err = x, nil
+			}
+		}
+	} else {
+		v, err = e.Client.GetVersion(ctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+	}
 	switch {
 	case errors.Is(err, githubapi.ErrNotFound):
 		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "already deleted before this run's request (by another tool or person): not a deletion of this run"
@@ -365,6 +422,21 @@ func (e *Executor) recheck(ctx context.Context, pol string, t task) error {
 		}
 	}
 	return nil
+}
+
+// watch is what a run knows of a container package while it deletes from
+// it: the versions its plan listed, and why (once) the package changed.
+type watch struct {
+	planned map[int64]bool
+	changed string // "" while unchanged
+}
+
+func newWatch(pkg *report.Package) *watch {
+	w := &watch{planned: make(map[int64]bool, len(pkg.Decisions))}
+	for _, d := range pkg.Decisions {
+		w.planned[d.VersionID] = true
+	}
+	return w
 }
 
 // stopsRun reports an error after which no further request of the run
@@ -391,6 +463,13 @@ func (e *Executor) confirmGone(ctx context.Context, owner githubapi.Owner, t tas
 
 // errStillThere: the version was read back after a failed delete.
 var errStillThere = errors.New("version still exists")
+
+// resent reports an answer to a DELETE that was sent again after an
+// attempt without a clear answer, which may have been carried out.
+func resent(err error) bool {
+	var apiErr *githubapi.APIError
+	return errors.As(err, &apiErr) && apiErr.Resent
+}
 
 // ambiguous reports a failure after which GitHub may still have deleted.
 func ambiguous(err error) bool {

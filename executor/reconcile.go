@@ -99,12 +99,23 @@ func (e *Executor) Reconcile(ctx context.Context, dryRun bool) (Reconciled, erro
 			until := at.Add(journal.RestoreWindow)
 			settled.DeletedAt, settled.RestorableUntil = &at, &until
 		}
-		out.Settled[d.ID] = settled
 		if !dryRun {
-			if err := e.Journal.Complete(ctx, d.ID, state, note, at); err != nil {
+			ok, err := e.Journal.Settle(ctx, d.ID, state, note, at)
+			if err != nil {
 				return out, err
 			}
+			if !ok {
+				// Its own process answered meanwhile: that answer stands.
+				now, err := e.Journal.Deletions(ctx, journal.Filter{ID: d.ID})
+				if err != nil {
+					return out, err
+				}
+				if len(now) == 1 {
+					settled = now[0]
+				}
+			}
 		}
+		out.Settled[d.ID] = settled
 	}
 	if out.Deleted+out.NotDeleted+out.Unknown > 0 {
 		e.log().Info("open intents reconciled", zap.Bool("dry_run", dryRun), zap.Int("deleted", out.Deleted),

@@ -428,6 +428,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		apiErr.Kind = v.kind
 		apiErr.integration = v.integration
 		apiErr.Attempt = attempt
+		apiErr.Resent = retries > 0
 
 		if v.primary || v.secondary {
 			wait, typed := c.limitWait(resp.Header, rate, v, apiErr, &secondaryWait)

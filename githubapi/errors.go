@@ -72,6 +72,11 @@ type APIError struct {
 	// attempt may have taken effect without its answer arriving: a 404 that
 	// answers a retried DELETE may mean the first attempt deleted it.
 	Attempt int
+	// Resent is true when an earlier attempt of this call got no clear
+	// answer (a 5xx, a network failure, a body cut off) and was sent again:
+	// that attempt may have been carried out. Attempts refused by a rate
+	// limit do not count; they were not carried out.
+	Resent bool
 
 	// integration is set for "Resource not accessible by integration": the
 	// token is an Actions or App token, which Identity tolerates on /user.

@@ -255,6 +255,40 @@ func (c *Client) walkVersions(ctx context.Context, owner Owner, packageType, nam
 	return pages, nil
 }
 
+// NewestVersions returns the first page of a package's active versions: the
+// newest, in GitHub's order (newest first), and whether that page is the
+// whole listing (no next page). It is the listing's own first page, so after
+// a listing it is revalidated with the ETag kept from it, and an unchanged
+// answer (304) costs no rate limit: a cheap way to see whether versions were
+// pushed since.
+//
+// GitHub docs:
+//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
+func (c *Client) NewestVersions(ctx context.Context, owner Owner, packageType, name string) ([]Version, bool, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("list the newest versions of %s: %w", describe(owner, packageType, name), err)
+	}
+	u, err := c.packageURL(owner, packageType, name, "versions")
+	if err != nil {
+		return nil, false, wrap(err)
+	}
+	// The same query as the first page of ListVersions, so the cache hits.
+	u.RawQuery = url.Values{"per_page": {strconv.Itoa(c.perPage)}, "state": {string(StateActive)}}.Encode()
+	resp, err := c.do(ctx, request{op: opListVersions, method: http.MethodGet, u: u, cacheable: true})
+	if err != nil {
+		return nil, false, wrap(err)
+	}
+	var page []versionJSON
+	if err := json.Unmarshal(resp.body, &page); err != nil {
+		return nil, false, wrap(fmt.Errorf("decode version list: %w", err))
+	}
+	out := make([]Version, len(page))
+	for i, v := range page {
+		out[i] = v.toVersion()
+	}
+	return out, nextLink(resp.link) == "", nil
+}
+
 // GetVersion returns one version of a package.
 //
 // GitHub docs:

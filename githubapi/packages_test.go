@@ -416,19 +416,26 @@ func TestListVersions_KeepsVersionsWithBadTimestamps(t *testing.T) {
 func TestDeleteVersion_ErrorNamesTheAttemptItAnswered(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
-		failures int32
-		want     int
+		name       string
+		failures   int32
+		failStatus int
+		want       int
+		resent     bool
 	}{
-		{"first attempt", 0, 1},
-		{"after a 502", 1, 2},
+		{"first attempt", 0, 0, 1, false},
+		{"after a 502", 1, http.StatusBadGateway, 2, true},
+		// A rate-limit refusal was not carried out: the DELETE is not resent.
+		{"after a secondary limit", 1, http.StatusTooManyRequests, 2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var n atomic.Int32
 			f := newFixture(t, withUser(allScopes, func(w http.ResponseWriter, r *http.Request) {
 				if n.Add(1) <= tc.failures {
-					writeError(w, http.StatusBadGateway, "Server Error")
+					if tc.failStatus == http.StatusTooManyRequests {
+						w.Header().Set("Retry-After", "1")
+					}
+					writeError(w, tc.failStatus, "Server Error")
 					return
 				}
 				writeError(w, http.StatusNotFound, "Package not found.")
@@ -438,8 +445,8 @@ func TestDeleteVersion_ErrorNamesTheAttemptItAnswered(t *testing.T) {
 			if !errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) {
 				t.Fatalf("err = %v, want an *APIError wrapping ErrNotFound", err)
 			}
-			if apiErr.Attempt != tc.want {
-				t.Errorf("Attempt = %d, want %d", apiErr.Attempt, tc.want)
+			if apiErr.Attempt != tc.want || apiErr.Resent != tc.resent {
+				t.Errorf("Attempt = %d, Resent = %v; want %d, %v", apiErr.Attempt, apiErr.Resent, tc.want, tc.resent)
 			}
 		})
 	}

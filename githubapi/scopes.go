@@ -66,6 +66,24 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	return cloneIdentity(id), nil
 }
 
+// CheckToken asks GitHub whether it accepts the token now: one GET /user
+// every call, never cached (Identity caches), so that a revoked token is
+// noticed. An Actions or App token, which /user refuses as an integration,
+// counts as accepted. The error wraps ErrBadCredentials for a refused token.
+//
+// GitHub docs: https://docs.github.com/en/rest/users/users#get-the-authenticated-user
+func (c *Client) CheckToken(ctx context.Context) error {
+	_, err := c.do(ctx, request{op: opIdentity, method: http.MethodGet, u: c.endpoint("user")})
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.integration {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check token: %w", err)
+	}
+	return nil
+}
+
 // CheckScopes checks that the token has the classic scopes op needs on a
 // container package (the registry with its own permissions). It returns a
 // *ScopeError (errors.Is ErrMissingScope) naming the missing scopes, or nil

@@ -74,6 +74,9 @@ type Journal struct {
 
 	mu   sync.Mutex
 	runs map[int64]*os.File // liveness locks of runs started here; nil file where unsupported
+	// enforce is the enforcing lock taken through j, if any: while it is
+	// held no other enforcing process can be running.
+	enforce *Lock
 
 	// claimRead, when set by a test, runs between ClaimRestore's read and
 	// its compare-and-swap.
@@ -305,7 +308,23 @@ func (j *Journal) CheckFile() error {
 	case !os.SameFile(fi, j.fi):
 		return fmt.Errorf("check journal %s: the path names another file: %w", j.path, ErrJournalReplaced)
 	}
+	// The enforcing lock taken through j must still keep others out.
+	if l := j.enforceLock(); l != nil {
+		if err := l.Check(); err != nil {
+			return fmt.Errorf("check journal %s: %w", j.path, err)
+		}
+	}
 	return nil
+}
+
+// enforceLock returns the enforcing lock held through j, or nil.
+func (j *Journal) enforceLock() *Lock {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.enforce != nil && !j.enforce.held() {
+		j.enforce = nil
+	}
+	return j.enforce
 }
 
 // Close closes the database. Runs started through j and not finished lose
@@ -413,39 +432,56 @@ func (j *Journal) runningHere(id int64) bool {
 }
 
 // MarkInterrupted stores status interrupted, finished at now, for every run
-// stored as running whose process is known to be gone, and returns how many
-// it changed. Run it while holding the enforcing lock, before starting a run.
+// stored as running whose process is gone, and returns how many it changed.
+// Run it while holding the enforcing lock, before starting a run: then any
+// other apply run still "running" cannot be alive, since only one enforcing
+// process can be, which settles the runs whose liveness cannot be told (a
+// ghprune before liveness locks, a platform without byte locks). Restore
+// runs take no enforcing lock; they count as gone only when known to be.
 func (j *Journal) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
-	rows, err := j.db.QueryContext(ctx, `SELECT id FROM runs WHERE status=? AND pid IS NOT NULL`, RunRunning)
+	rows, err := j.db.QueryContext(ctx, `SELECT id, kind FROM runs WHERE status=?`, RunRunning)
 	if err != nil {
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
-	var ids []int64
+	type row struct {
+		id   int64
+		kind string
+	}
+	var runs []row
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var r row
+		if err := rows.Scan(&r.id, &r.kind); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("mark interrupted runs: %w", err)
 		}
-		ids = append(ids, id)
+		runs = append(runs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
+	enforcing := j.enforceLock() != nil
 	p := j.newProber()
 	defer p.close()
 	n := 0
-	for _, id := range ids {
-		if alive, known := p.alive(id); alive || !known {
+	for _, r := range runs {
+		if j.runningHere(r.id) {
+			continue
+		}
+		alive, known := p.alive(r.id)
+		gone := known && !alive
+		if enforcing && r.kind == "apply" {
+			gone = true
+		}
+		if !gone {
 			continue
 		}
 		// Only if still running: a run that finished since the read keeps
 		// the status it recorded (it gives its lock up after recording).
 		res, err := j.db.ExecContext(ctx, `UPDATE runs SET status=?, finished_at=? WHERE id=? AND status=?`,
-			RunInterrupted, fmtTime(now), id, RunRunning)
+			RunInterrupted, fmtTime(now), r.id, RunRunning)
 		if err != nil {
-			return n, fmt.Errorf("mark run %d interrupted: %w", id, err)
+			return n, fmt.Errorf("mark run %d interrupted: %w", r.id, err)
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)
@@ -590,15 +626,37 @@ func (j *Journal) Complete(ctx context.Context, id int64, state, errMsg string, 
 	return nil
 }
 
+// Settle records the outcome of an intent that is still open, as Complete
+// does, and reports false (writing nothing) when the intent was completed
+// meanwhile by the process that sent it: reconciliation must never
+// overwrite an answer.
+func (j *Journal) Settle(ctx context.Context, id int64, state, errMsg string, deletedAt time.Time) (bool, error) {
+	var del, until any
+	if state == StateDeleted {
+		del, until = fmtTime(deletedAt), fmtTime(deletedAt.Add(RestoreWindow))
+	}
+	res, err := j.db.ExecContext(ctx, `UPDATE deletions SET state=?, error=?, deleted_at=?, restorable_until=? WHERE id=? AND state=?`,
+		state, errMsg, del, until, id, StateIntent)
+	if err != nil {
+		return false, fmt.Errorf("settle intent %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // Filter selects deletions; zero fields do not filter.
 type Filter struct {
-	RunID     int64
-	VersionID int64
-	Owner     string
-	Package   string
-	Tag       string
-	Version   string
-	Since     time.Time // deleted at or after
+	// ID keeps the one deletion with that journal row id.
+	ID    int64
+	RunID int64
+	// RestoreRunID keeps the deletions restored by that restore run.
+	RestoreRunID int64
+	VersionID    int64
+	Owner        string
+	Package      string
+	Tag          string
+	Version      string
+	Since        time.Time // deleted at or after
 	// Restorable keeps only deleted, not restored versions still inside the
 	// restore window at Now.
 	Restorable bool
@@ -617,8 +675,14 @@ const delCols = `id, run_id, policy, owner_type, owner, package_type, package, v
 func (j *Journal) Deletions(ctx context.Context, f Filter) ([]Deletion, error) {
 	var where []string
 	var args []any
+	if f.ID != 0 {
+		where, args = append(where, "id=?"), append(args, f.ID)
+	}
 	if f.RunID != 0 {
 		where, args = append(where, "run_id=?"), append(args, f.RunID)
+	}
+	if f.RestoreRunID != 0 {
+		where, args = append(where, "restore_run_id=?"), append(args, f.RestoreRunID)
 	}
 	if f.VersionID != 0 {
 		where, args = append(where, "version_id=?"), append(args, f.VersionID)
@@ -903,6 +967,37 @@ func (j *Journal) RestorableStats(ctx context.Context, now time.Time) (int, time
 		t = *p
 	}
 	return n, t, nil
+}
+
+// FailedRestoreDeadline returns the earliest restore deadline, after now,
+// of the deleted versions whose restore was asked for and failed and that
+// are still not restored (zero when none): on-call has days, not weeks, to
+// act on those before GitHub's window closes.
+func (j *Journal) FailedRestoreDeadline(ctx context.Context, now time.Time) (time.Time, error) {
+	var earliest sql.NullString
+	err := j.db.QueryRowContext(ctx,
+		`SELECT MIN(restorable_until) FROM deletions WHERE state=? AND restored_at IS NULL AND restore_error<>'' AND restorable_until>?`,
+		StateDeleted, fmtTime(now)).Scan(&earliest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("failed restores: %w", err)
+	}
+	if p := parseNullTime(earliest); p != nil {
+		return *p, nil
+	}
+	return time.Time{}, nil
+}
+
+// Ping checks that the journal is usable: its file is still the one opened
+// and the database answers.
+func (j *Journal) Ping(ctx context.Context) error {
+	if err := j.CheckFile(); err != nil {
+		return err
+	}
+	var one int
+	if err := j.db.QueryRowContext(ctx, `SELECT 1 FROM runs LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	return nil
 }
 
 // Manifest returns a cached manifest by digest. Digests are immutable, so a

@@ -2,6 +2,8 @@ package journal
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -136,5 +138,91 @@ func TestJournal_PruneKeepsWhatIsRestorable(t *testing.T) {
 	}
 	if _, err := j.Run(ctx, newRun); err != nil {
 		t.Errorf("recent run pruned: %v", err)
+	}
+}
+
+// Only failed, unrestored, still restorable rows set the deadline on-call
+// is paged on; Ping notices a removed journal.
+func TestJournal_FailedRestoreDeadlineAndPing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "j.db")
+	j, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if d, err := j.FailedRestoreDeadline(ctx, now); err != nil || !d.IsZero() {
+		t.Fatalf("empty journal: %v, %v", d, err)
+	}
+	run, err := j.StartRun(ctx, Run{Kind: "apply", Mode: "enforce", Trigger: "cli", Actor: "t", StartedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := func(v int64, at time.Time) int64 {
+		id, err := j.Intend(ctx, Deletion{RunID: run, Policy: "p", OwnerType: "org", Owner: "o", PackageType: "npm", Package: "x", VersionID: v, Version: "1", RequestedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Complete(ctx, id, StateDeleted, "", at); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	deleted(1, now.Add(-time.Hour))                 // never asked to restore
+	failed := deleted(2, now.Add(-28*24*time.Hour)) // restore failed, window closes in 2 days
+	expired := deleted(3, now.Add(-40*24*time.Hour))
+	for _, id := range []int64{failed, expired} {
+		if err := j.MarkRestoreFailed(ctx, id, "reused name"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := now.Add(-28 * 24 * time.Hour).Add(RestoreWindow)
+	if d, err := j.FailedRestoreDeadline(ctx, now); err != nil || !d.Equal(want) {
+		t.Errorf("deadline = %v, %v; want %v", d, err, want)
+	}
+	if err := j.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	os.Remove(path)
+	if err := j.Ping(ctx); !errors.Is(err, ErrJournalReplaced) {
+		t.Errorf("Ping after removal = %v, want ErrJournalReplaced", err)
+	}
+}
+
+// Under the enforcing lock, an apply run stored as running whose liveness
+// cannot be told (here: its lock file is gone) is interrupted: only one
+// enforcing process can exist. Without the lock it is left as stored.
+func TestMarkInterrupted_UnderTheLockSettlesRunsOfUnknownLiveness(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "j.db")
+	old, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := old.StartRun(ctx, Run{Kind: "apply", Mode: "enforce", Trigger: "cli", Actor: "old", StartedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close() // the process is gone
+	os.Remove(path + ".lock")
+	j := open(t, path)
+	if n, err := j.MarkInterrupted(ctx, t0); err != nil || n != 0 {
+		t.Fatalf("without the lock: %d marked, %v; want 0 (liveness unknown)", n, err)
+	}
+	l, err := j.LockEnforce(HolderFor("ghprune apply", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	os.Remove(path + ".lock") // liveness unknown again
+	if n, err := j.MarkInterrupted(ctx, t0); err != nil || n != 1 {
+		t.Fatalf("under the lock: %d marked, %v; want 1", n, err)
+	}
+	if r, _ := j.Run(ctx, id); r.Status != RunInterrupted {
+		t.Errorf("status %q", r.Status)
+	}
+	if err := j.CheckFile(); !errors.Is(err, ErrLockReplaced) {
+		t.Errorf("CheckFile with the lock file gone = %v, want ErrLockReplaced", err)
 	}
 }

@@ -76,8 +76,9 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // Lock is a held enforcing lock; the OS releases it if the process dies.
 type Lock struct {
-	mu sync.Mutex
-	f  *os.File // nil once released
+	mu   sync.Mutex
+	f    *os.File // nil once released
+	path string
 }
 
 // lockPath is the lock file of the journal.
@@ -101,11 +102,53 @@ func (j *Journal) LockEnforce(h Holder) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock journal %s: %w", j.path, err)
 	}
+	l := &Lock{f: f, path: j.lockPath()}
+	// The file locked must be the one the path names: locking a file
+	// someone removed meanwhile would lock nothing the next process sees.
+	if err := l.Check(); err != nil {
+		l.Release()
+		return nil, fmt.Errorf("lock journal %s: %w", j.path, err)
+	}
 	if err := writeHolder(f, h); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock journal %s: record holder: %w", j.path, err)
 	}
-	return &Lock{f: f}, nil
+	j.mu.Lock()
+	j.enforce = l
+	j.mu.Unlock()
+	return l, nil
+}
+
+// ErrLockReplaced is wrapped by Lock.Check when the lock file was removed
+// or replaced: the lock held no longer keeps another process out.
+var ErrLockReplaced = errors.New("the journal's lock file was removed or replaced")
+
+// Check returns an error wrapping ErrLockReplaced when the lock's path no
+// longer names the file locked (someone removed or replaced it, so the next
+// process would lock a new file and run beside this one), and nil while the
+// lock holds. It costs two stats.
+func (l *Lock) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return fmt.Errorf("%s: released: %w", l.path, ErrLockReplaced)
+	}
+	held, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.path, err)
+	}
+	named, err := os.Stat(l.path)
+	if err != nil || !os.SameFile(held, named) {
+		return fmt.Errorf("%s: %w", l.path, ErrLockReplaced)
+	}
+	return nil
+}
+
+// held reports whether l is held (not released).
+func (l *Lock) held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f != nil
 }
 
 // Release gives the lock up. Releasing twice is harmless.

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -43,7 +45,11 @@ type Config struct {
 
 // GitHub says where the API is and how to authenticate.
 type GitHub struct {
-	APIURL      string `yaml:"api_url"`
+	APIURL string `yaml:"api_url"`
+	// RegistryURL is the Container registry that manifests are read from.
+	// Left out of the file, validation derives it from APIURL (see
+	// DeriveRegistryURL); it stays "" when it cannot be derived and no policy
+	// selects container packages: then no registry is contacted at all.
 	RegistryURL string `yaml:"registry_url"`
 	TokenEnv    string `yaml:"token_env"`
 	TokenFile   string `yaml:"token_file"`
@@ -137,7 +143,7 @@ type PolicyLimits struct {
 const (
 	DefaultConfigFile         = "ghprune.yaml"
 	DefaultAPIURL             = "https://api.github.com"
-	DefaultRegistryURL        = "https://ghcr.io"
+	DefaultRegistryURL        = "https://ghcr.io" // the registry of DefaultAPIURL only
 	DefaultTokenEnv           = "GITHUB_TOKEN"
 	DefaultAPIVersion         = "2022-11-28"
 	DefaultMutationsPerMinute = 60
@@ -146,15 +152,16 @@ const (
 	DefaultRetainDays         = 90
 )
 
-// DefaultConfig returns a Config with every default set.
+// DefaultConfig returns a Config with every default set. GitHub.RegistryURL
+// is left empty: its default depends on api_url, so validation derives it
+// once the file is decoded.
 func DefaultConfig() *Config {
 	return &Config{
 		Version: 1,
 		GitHub: GitHub{
-			APIURL:      DefaultAPIURL,
-			RegistryURL: DefaultRegistryURL,
-			TokenEnv:    DefaultTokenEnv,
-			APIVersion:  DefaultAPIVersion,
+			APIURL:     DefaultAPIURL,
+			TokenEnv:   DefaultTokenEnv,
+			APIVersion: DefaultAPIVersion,
 		},
 		Limits:   GlobalLimits{MutationsPerMinute: DefaultMutationsPerMinute, BudgetShare: DefaultBudgetShare},
 		State:    State{Path: DefaultStatePath, RetainDays: DefaultRetainDays},
@@ -166,11 +173,26 @@ func DefaultConfig() *Config {
 // *Errors lists every problem with its position; warnings of a valid file are
 // in Config.Warnings.
 func LoadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// ReadFile reads a config file, at most MaxFileBytes and one byte more so
+// that Parse can refuse a bigger one without reading it whole.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // Parse decodes and validates data; file names the source in errors.
@@ -185,6 +207,10 @@ func parse(file string, data []byte) (*Config, *decoder, error) {
 	cfg := DefaultConfig()
 	cfg.File = file
 	errs := &Errors{}
+	if len(data) > MaxFileBytes {
+		errs.add(&FieldError{File: file, Msg: fmt.Sprintf("the file is %d bytes; a ghprune config is at most %d", len(data), MaxFileBytes)})
+		return nil, nil, errs.err()
+	}
 	if line, n := countValues(data); n > maxValues {
 		// yaml.v3 builds a node of some 200 bytes for every value before
 		// anything here can look at it: bound them first.
@@ -232,14 +258,16 @@ const maxValues = 200_000
 // countValues estimates the values in data from one pass over its bytes,
 // without parsing: one per line that is not blank or a comment, plus one per
 // flow separator (",") and per mapping or sequence indicator (": ", "- ",
-// a final ":") within it. It returns the line where the count first passed maxValues.
+// a final ":") within it. Lines end where YAML says they do: at LF, CR,
+// NEL, LS or PS. It returns the line where the count first passed
+// maxValues.
 func countValues(data []byte) (line, n int) {
 	for ln := 1; len(data) > 0; ln++ {
-		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
+		l := data
+		if i, size := lineBreak(data); i >= 0 {
+			l, data = data[:i], data[i+size:]
 		} else {
-			l, data = data, nil
+			data = nil
 		}
 		t := bytes.TrimSpace(l)
 		if len(t) == 0 || t[0] == '#' {
@@ -255,6 +283,31 @@ func countValues(data []byte) (line, n int) {
 	}
 	return 0, n
 }
+
+// lineBreak finds the first YAML line break in b: its index and length,
+// or -1.
+func lineBreak(b []byte) (int, int) {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '\n':
+			return i, 1
+		case c == '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				return i, 2
+			}
+			return i, 1
+		case c == 0xC2 && i+1 < len(b) && b[i+1] == 0x85: // NEL
+			return i, 2
+		case c == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9): // LS, PS
+			return i, 3
+		}
+	}
+	return -1, 0
+}
+
+// MaxFileBytes is the largest config file read: a ghprune config with two
+// thousand policies is about 1 MB.
+const MaxFileBytes = 4 << 20
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -296,6 +349,34 @@ func (p *Policy) CronSchedule() cron.Schedule { return p.schedule }
 // versions are manifests with tags.
 func (s Select) IsContainer() bool {
 	return s.PackageType == "container" || s.PackageType == "docker"
+}
+
+// DeriveRegistryURL returns the Container registry that goes with the API
+// at apiURL, the only registry the token may be sent to when the config names
+// none: https://ghcr.io for github.com's API (https://api.github.com), and
+// https://containers.HOST for GitHub Enterprise Server's (https://HOST/api/v3),
+// where the Container registry needs subdomain isolation. ok is false for any
+// other API URL, and for a GHES addressed by IP address (which has no
+// subdomains): the registry must then be configured.
+func DeriveRegistryURL(apiURL string) (registryURL string, ok bool) {
+	u, err := url.Parse(strings.TrimRight(apiURL, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", false
+	}
+	switch {
+	case strings.EqualFold(u.Hostname(), "api.github.com") && (u.Port() == "" || u.Port() == "443") && u.Path == "":
+		return DefaultRegistryURL, true
+	case strings.HasSuffix(u.Path, "/api/v3") && net.ParseIP(u.Hostname()) == nil && !isGitHubCom(u.Hostname()):
+		return u.Scheme + "://containers." + strings.ToLower(u.Host), true
+	}
+	return "", false
+}
+
+// isGitHubCom reports whether host is github.com's: no GHES lives there.
+func isGitHubCom(host string) bool {
+	host = strings.ToLower(host)
+	return host == "github.com" || strings.HasSuffix(host, ".github.com")
 }
 
 // scheduleParser accepts 5-field cron, descriptors (@daily, @every 6h) and a

@@ -220,3 +220,28 @@ func TestParse_ErrorsAreCapped(t *testing.T) {
 		t.Errorf("%d errors kept, %d more; message ends %q", len(errs.List), errs.More, err.Error()[len(err.Error())-60:])
 	}
 }
+
+// Every YAML line break counts toward the value bound: CR, NEL, LS and PS
+// end lines for yaml.v3 as LF does.
+func TestCountValues_EveryLineBreak(t *testing.T) {
+	for name, br := range map[string]string{"LF": "\n", "CRLF": "\r\n", "CR": "\r", "NEL": "\u0085", "LS": "\u2028", "PS": "\u2029"} {
+		src := "version: 1" + br + "policies:" + br + strings.Repeat("- {}"+br, maxValues)
+		if _, n := countValues([]byte(src)); n <= maxValues {
+			t.Errorf("%s: %d values counted, want more than %d", name, n, maxValues)
+		}
+	}
+}
+
+// A file over MaxFileBytes is refused before it is parsed, and a query in
+// a URL, where a token would be, is not echoed.
+func TestParse_BigFileAndURLQuery(t *testing.T) {
+	_, err := Parse("f.yaml", make([]byte, MaxFileBytes+1))
+	if err == nil || !strings.Contains(err.Error(), "a ghprune config is at most") {
+		t.Errorf("big file: %v", err)
+	}
+	base := "version: 1\npolicies:\n  - name: p\n    select: {owner: a, owner_type: org, package_type: npm}\n"
+	_, err = Parse("f.yaml", []byte("github: {api_url: \"https://api.github.com/?access_token=0123456789abcdef0123456789abcdef01234567\"}\n"+base))
+	if err == nil || strings.Contains(err.Error(), "0123456789abcdef") || !strings.Contains(err.Error(), "must not have a query") {
+		t.Errorf("URL with a query: %v", err)
+	}
+}

@@ -50,7 +50,11 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 	if c.Version != 1 {
 		v.errorf("version", "unsupported version %d (this ghprune reads version 1)", c.Version)
 	}
+	urlsOK := true
 	for _, k := range []struct{ path, val string }{{"github.api_url", c.GitHub.APIURL}, {"github.registry_url", c.GitHub.RegistryURL}} {
+		if k.path == "github.registry_url" && !written(root, k.path) {
+			continue // derived below
+		}
 		u, err := url.Parse(k.val)
 		switch {
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
@@ -59,8 +63,15 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 			// Never echo it: the user part is where a credential would be.
 			v.errorf(k.path, "must not carry credentials (user:password@); the token comes from token_env or token_file")
 		case u.RawQuery != "" || u.Fragment != "":
-			v.errorf(k.path, "must not have a query or fragment, got %q", k.val)
+			// Not echoed either: a query is where a token would be.
+			v.errorf(k.path, "must not have a query or fragment")
+		default:
+			continue
 		}
+		urlsOK = false
+	}
+	if urlsOK && !written(root, "github.registry_url") {
+		v.registryURL()
 	}
 	if !envName.MatchString(c.GitHub.TokenEnv) || LooksLikeToken(c.GitHub.TokenEnv) {
 		// Never echo the value: a token pasted here by mistake must not be printed.
@@ -110,6 +121,28 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 			seen[p.Name] = i
 		}
 		v.policy(path, p)
+	}
+}
+
+// registryURL derives github.registry_url, left out of the file, from
+// api_url. Where it cannot be derived, a policy that selects container
+// packages needs it written: the token must never go to a registry the
+// config neither names nor implies (ghcr.io for a GHES API, say). Without
+// such a policy no registry is contacted, and none is needed.
+func (v *validator) registryURL() {
+	c := v.cfg
+	if u, ok := DeriveRegistryURL(c.GitHub.APIURL); ok {
+		c.GitHub.RegistryURL = u
+		return
+	}
+	c.GitHub.RegistryURL = ""
+	for i, p := range c.Policies {
+		if p != nil && p.Select.PackageType == "container" {
+			v.errorf("github.registry_url", "policies[%d] (%q) reads container manifests, and the Container registry cannot be derived from api_url %q "+
+				"(only https://api.github.com, which uses https://ghcr.io, and GitHub Enterprise Server's https://HOST/api/v3, which uses https://containers.HOST); "+
+				"set registry_url", i, p.Name, c.GitHub.APIURL)
+			return
+		}
 	}
 }
 
