@@ -5,12 +5,13 @@
 package metrics
 
 import (
-	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/ghprune/ghprune/internal/version"
 )
 
 // Metrics holds every ghprune metric.
@@ -35,7 +36,8 @@ type Metrics struct {
 	EarliestDeadline prometheus.Gauge
 	JournalRestores  *prometheus.GaugeVec   // result
 	ConfigReloads    *prometheus.CounterVec // result
-	BuildInfo        *prometheus.GaugeVec
+	ManifestFetches  *prometheus.CounterVec // code
+	BuildInfo        *prometheus.GaugeVec   // version, commit, goversion
 }
 
 // New registers every metric on reg.
@@ -82,17 +84,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Journaled deletions restored (result=restored) or whose last restore failed (result=failed), by any process."}, []string{"result"}),
 		ConfigReloads: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_config_reloads_total",
 			Help: "Config reloads by result (success, failure)."}, []string{"result"}),
+		ManifestFetches: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_registry_manifest_fetches_total",
+			Help: "Container registry manifest GET attempts by HTTP status code (0: no answer), retries and bearer-token challenges (401) included."}, []string{"code"}),
 		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_build_info",
-			Help: "Build information; always 1."}, []string{"version", "goversion"}),
+			Help: "Build information (ghprune version, commit, Go version); always 1."}, []string{"version", "commit", "goversion"}),
 	}
-	version, gover := "devel", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		gover = bi.GoVersion
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-	}
-	m.BuildInfo.WithLabelValues(version, gover).Set(1)
+	m.BuildInfo.WithLabelValues(version.Version(), version.Commit(), version.GoVersion()).Set(1)
 	return m
 }
 
@@ -109,6 +106,15 @@ func (m *Metrics) ObserveRequest(op string, status int, d time.Duration, retry, 
 	if secondary {
 		m.SecondaryLimited.Inc()
 	}
+}
+
+// ObserveManifestFetch records one manifest GET attempt against the
+// container registry; code 0 means no answer (a network error).
+func (m *Metrics) ObserveManifestFetch(code int) {
+	if m == nil {
+		return
+	}
+	m.ManifestFetches.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
 // ObserveRate records the last rate-limit headers seen.

@@ -133,8 +133,40 @@ func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubap
 		return decided{}, err
 	}
 	ds := pol.Decide(in, now, facts)
+	if facts.Unreadable == legacyDocker {
+		// Say why in the plan, with the rule each version would have been
+		// deleted by were its manifests read.
+		unread := facts
+		unread.Unreadable = ""
+		was := map[int64]string{}
+		for _, d := range pol.Decide(in, now, unread) {
+			was[d.Version.ID] = d.Rule
+		}
+		for i := range ds {
+			if ds[i].Rule == policy.RuleManifestUnreadable {
+				ds[i].Reason = LegacyDockerReason + " this run; was " + was[ds[i].Version.ID]
+			}
+		}
+	}
 	return decided{decisions: ds, freed: policy.FreedBytes(ds, facts.Manifests)}, nil
 }
+
+// Legacy docker packages (package_type docker) live in the old Docker
+// registry, docker.HOST/OWNER/REPOSITORY/IMAGE on GitHub Enterprise Server
+// (docker.pkg.github.com on github.com, which is gone), not in the Container
+// registry ghprune reads. Their manifests are not read there either: how a
+// package name maps to a repository path there, and how that registry
+// authenticates, are not documented well enough to send the token to it. A
+// docker package with something to delete is kept whole (fail closed).
+const (
+	// legacyDocker is the Facts.Unreadable of a legacy docker package, which
+	// policy.Explain quotes: "manifest (legacy docker package, not read)
+	// could not be read".
+	legacyDocker = "(legacy docker package, not read)"
+	// LegacyDockerReason starts the reason of each version kept by rule
+	// manifest-unreadable in a legacy docker package.
+	LegacyDockerReason = "legacy docker package: manifests are not read from docker.HOST (the old Docker registry); the package is kept whole"
+)
 
 // inputs lists one package and gathers what deciding it needs: the
 // journal's refusals and, for a container package with something to
@@ -160,8 +192,14 @@ func anyDelete(ds []policy.Decision) bool {
 
 // graphFacts reads the manifests of a container package's versions, from
 // the cache when it has them. Any manifest that cannot be read sets
-// facts.Unreadable, which keeps the whole package this run.
+// facts.Unreadable, which keeps the whole package this run; so does a
+// legacy docker package, whose manifests are never read (LegacyDockerReason).
 func (p *Planner) graphFacts(ctx context.Context, pol *policy.Policy, name string, vs []policy.Version, facts *policy.Facts) error {
+	if pol.Select.PackageType == "docker" {
+		p.log().Info("legacy docker package kept whole: its manifests are not read", zap.String("package", name))
+		facts.Unreadable = legacyDocker
+		return nil
+	}
 	if p.Registry == nil {
 		facts.Unreadable = "(no registry configured)"
 		return nil

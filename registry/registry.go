@@ -1,9 +1,10 @@
 // Package registry reads container manifests from an OCI registry (ghcr.io,
 // or a GHES container host): the bearer-token exchange, content negotiation
-// for OCI and Docker manifests and indexes, and digest verification. It is
-// read-only: deletion goes through the packages API. It is small on
-// purpose: ghprune needs two requests of the distribution API, and a cache
-// keyed by digest that lives in the journal.
+// for OCI and Docker manifests and indexes, digest verification, and a few
+// retries with backoff (honouring Retry-After) when the registry answers 429
+// or 5xx or cannot be reached. It is read-only: deletion goes through the
+// packages API. It is small on purpose: ghprune needs two requests of the
+// distribution API, and a cache keyed by digest that lives in the journal.
 package registry
 
 import (
@@ -16,10 +17,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ghprune/ghprune/internal/clock"
 	"github.com/ghprune/ghprune/internal/httpsafe"
 )
 
@@ -45,7 +48,58 @@ var (
 	ErrDigestMismatch = errors.New("manifest digest mismatch")
 	// ErrInvalid is a Config that New refuses.
 	ErrInvalid = errors.New("invalid registry configuration")
+	// ErrUnavailable is a registry that answered 429 or 5xx, or could not be
+	// reached, on every attempt; *UnavailableError carries the details.
+	ErrUnavailable = errors.New("registry unavailable")
 )
+
+// Retries. A manifest that cannot be read keeps its whole package this run,
+// so a registry that stays down costs nothing but the run's deletions; the
+// waits are kept short for that reason.
+const (
+	// DefaultMaxAttempts is how many times one request is sent when the
+	// registry answers 429 or 5xx or cannot be reached: the first attempt
+	// and three retries, after 1s, 2s and 4s (or what Retry-After asks).
+	DefaultMaxAttempts = 4
+	// MaxRetryAfter is the longest Retry-After waited for; a registry asking
+	// for more gets no further attempt, and the request fails at once.
+	MaxRetryAfter = time.Minute
+)
+
+// UnavailableError is a request that the registry answered 429 or 5xx, or
+// that failed at the network level, on every attempt, or whose Retry-After
+// was longer than MaxRetryAfter. It unwraps to ErrUnavailable.
+type UnavailableError struct {
+	// Op says what was requested, e.g. "manifest sha256:… of acme/app".
+	Op string
+	// Status is the last answer's status; 0 when the last attempt got none.
+	Status int
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// RetryAfter is the wait the last answer asked for when it was longer
+	// than MaxRetryAfter; 0 otherwise.
+	RetryAfter time.Duration
+	// Err is the last attempt's network error, nil when it was answered.
+	Err error
+}
+
+// Error returns e.g. "manifest sha256:… of acme/app: registry unavailable:
+// answered 503 on 4 attempts".
+func (e *UnavailableError) Error() string {
+	var what string
+	switch {
+	case e.Status == 0:
+		what = fmt.Sprintf("no answer on %d attempts: %v", e.Attempts, e.Err)
+	case e.RetryAfter > 0:
+		what = fmt.Sprintf("answered %d on attempt %d with Retry-After %s, longer than the %s waited", e.Status, e.Attempts, e.RetryAfter, MaxRetryAfter)
+	default:
+		what = fmt.Sprintf("answered %d on %d attempts", e.Status, e.Attempts)
+	}
+	return e.Op + ": " + ErrUnavailable.Error() + ": " + what
+}
+
+// Unwrap returns ErrUnavailable.
+func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
 
 // Config configures a Client.
 type Config struct {
@@ -60,14 +114,30 @@ type Config struct {
 	HTTPClient *http.Client
 	// UserAgent is sent as User-Agent; default "ghprune".
 	UserAgent string
+	// Clock waits between attempts; default clock.Real{}. Tests pass a
+	// clock.Fake and never sleep.
+	Clock clock.Clock
+	// MaxAttempts is how many times a request answered 429 or 5xx, or failing
+	// at the network level, is sent in all; 0 means DefaultMaxAttempts, 1
+	// (or less) no retries.
+	MaxAttempts int
+	// Observe, if set, is called with the status of every manifest GET
+	// attempt (0: a network error, or a body cut off): retried ones, the 401
+	// that asks for a bearer token (once per repository) and the last one;
+	// token requests are not reported. It runs on the caller's goroutine and
+	// must be cheap.
+	Observe func(status int)
 }
 
 // Client reads manifests. Safe for concurrent use.
 type Client struct {
-	base  *url.URL
-	token string
-	http  *http.Client
-	ua    string
+	base        *url.URL
+	token       string
+	http        *http.Client
+	ua          string
+	clock       clock.Clock
+	maxAttempts int
+	observe     func(status int)
 
 	mu      sync.Mutex
 	bearers map[string]string // repository -> bearer token
@@ -96,12 +166,32 @@ func New(cfg Config) (*Client, error) {
 	if ua == "" {
 		ua = "ghprune"
 	}
-	return &Client{base: u, token: token, http: httpsafe.Client(hc), ua: ua, bearers: map[string]string{}}, nil
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	attempts := cfg.MaxAttempts
+	switch {
+	case attempts == 0:
+		attempts = DefaultMaxAttempts
+	case attempts < 0:
+		attempts = 1
+	}
+	observe := cfg.Observe
+	if observe == nil {
+		observe = func(int) {}
+	}
+	return &Client{base: u, token: token, http: httpsafe.Client(hc), ua: ua, clock: clk, maxAttempts: attempts,
+		observe: observe, bearers: map[string]string{}}, nil
 }
 
 // Fetches returns how many manifests were fetched: for a public image each
-// one counts as a download on GitHub.
+// one counts as a download on GitHub. A nil Client (no registry configured)
+// has fetched none.
 func (c *Client) Fetches() int64 {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.fetches
@@ -122,25 +212,26 @@ type Manifest struct {
 
 // Fetch reads the manifest digest of repo and checks that its bytes hash to
 // digest.
+//
+// An answer of 429 or 5xx, or a network error, is retried up to
+// Config.MaxAttempts attempts in all, after 1s, 2s, 4s… or what Retry-After
+// (seconds or an HTTP date) asks, up to MaxRetryAfter; then the error is an
+// *UnavailableError. 404 is ErrManifestUnknown, 401 and 403 ErrDenied.
 func (c *Client) Fetch(ctx context.Context, repo, digest string) (*Manifest, error) {
 	u := c.base.JoinPath("v2", repo, "manifests", digest)
-	resp, err := c.get(ctx, repo, u.String())
+	resp, err := c.get(ctx, repo, digest, u.String())
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read manifest %s of %s: %w", digest, repo, err)
-	}
-	switch resp.StatusCode {
+	body := resp.body
+	switch resp.status {
 	case http.StatusOK:
 	case http.StatusNotFound:
 		return nil, fmt.Errorf("manifest %s of %s: %w", digest, repo, ErrManifestUnknown)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("manifest %s of %s: %w (%d)", digest, repo, ErrDenied, resp.StatusCode)
+		return nil, fmt.Errorf("manifest %s of %s: %w (%d)", digest, repo, ErrDenied, resp.status)
 	default:
-		return nil, fmt.Errorf("manifest %s of %s: registry answered %d", digest, repo, resp.StatusCode)
+		return nil, fmt.Errorf("manifest %s of %s: registry answered %d", digest, repo, resp.status)
 	}
 	c.mu.Lock()
 	c.fetches++
@@ -148,7 +239,7 @@ func (c *Client) Fetch(ctx context.Context, repo, digest string) (*Manifest, err
 	if err := Verify(digest, body); err != nil {
 		return nil, fmt.Errorf("manifest of %s: %w", repo, err)
 	}
-	mt := resp.Header.Get("Content-Type")
+	mt := resp.header.Get("Content-Type")
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
 		mt = mt[:i]
 	}
@@ -169,32 +260,48 @@ func Verify(digest string, body []byte) error {
 	return nil
 }
 
-// get sends a GET with the repository's bearer token, obtaining one on a 401
-// challenge.
-func (c *Client) get(ctx context.Context, repo, u string) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", accept)
-		req.Header.Set("User-Agent", c.ua)
+// answer is a response read whole: the body is read inside the retry loop,
+// so that one cut off mid-way is retried like any other network failure.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxManifestBytes caps a manifest (the distribution spec's 4 MiB); a
+// longer one fails its digest check. Token answers are capped at 1 MiB.
+const (
+	maxManifestBytes = 4 << 20
+	maxTokenBytes    = 1 << 20
+)
+
+// get sends a manifest GET with the repository's bearer token, obtaining one
+// on a 401 challenge. digest only names the manifest in errors.
+func (c *Client) get(ctx context.Context, repo, digest, u string) (*answer, error) {
+	op := "manifest " + digest + " of " + repo
+	for challenged := false; ; challenged = true {
 		c.mu.Lock()
 		bearer := c.bearers[repo]
 		c.mu.Unlock()
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := c.http.Do(req)
+		resp, err := c.send(ctx, op, maxManifestBytes, c.observe, func() (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Accept", accept)
+			req.Header.Set("User-Agent", c.ua)
+			if bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+bearer)
+			}
+			return req, nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("registry GET %s: %w", redact(u), unwrapURL(err))
+			return nil, err
 		}
-		if resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
+		if resp.status != http.StatusUnauthorized || challenged {
 			return resp, nil
 		}
-		challenge := resp.Header.Get("WWW-Authenticate")
-		resp.Body.Close()
-		tok, err := c.exchange(ctx, challenge, repo)
+		tok, err := c.exchange(ctx, resp.header.Get("WWW-Authenticate"), repo)
 		if err != nil {
 			return nil, err
 		}
@@ -202,6 +309,95 @@ func (c *Client) get(ctx context.Context, repo, u string) (*http.Response, error
 		c.bearers[repo] = tok
 		c.mu.Unlock()
 	}
+}
+
+// send sends the request newReq builds, again while the answer is 429 or
+// 5xx or there is none, up to c.maxAttempts times, and returns the first
+// other answer, read whole (at most limit bytes). observe is told every
+// attempt's status (0 for none). A redirect refused by httpsafe is not
+// retried: the same answer would come again.
+func (c *Client) send(ctx context.Context, op string, limit int64, observe func(int), newReq func() (*http.Request, error)) (*answer, error) {
+	for attempt := 1; ; attempt++ {
+		req, err := newReq()
+		if err != nil {
+			return nil, err
+		}
+		var (
+			status int
+			wait   time.Duration
+			ans    *answer
+		)
+		resp, err := c.http.Do(req)
+		if err == nil {
+			status = resp.StatusCode
+			var body []byte
+			body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+			resp.Body.Close()
+			ans = &answer{status: status, header: resp.Header, body: body}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("registry GET %s: %w", redact(req.URL.String()), ctx.Err())
+			}
+			var redir *httpsafe.RedirectError
+			if errors.As(err, &redir) {
+				observe(redir.Status)
+				return nil, fmt.Errorf("registry GET %s: %w", redact(req.URL.String()), unwrapURL(err))
+			}
+			observe(0)
+			err = unwrapURL(err)
+			if attempt >= c.maxAttempts {
+				return nil, &UnavailableError{Op: op, Attempts: attempt, Err: err}
+			}
+			wait = backoff(attempt)
+		} else {
+			observe(status)
+			if status != http.StatusTooManyRequests && status < 500 {
+				return ans, nil
+			}
+			ra, ok := retryAfter(ans.header.Get("Retry-After"), c.clock.Now())
+			switch {
+			case ok && ra > MaxRetryAfter:
+				return nil, &UnavailableError{Op: op, Status: status, Attempts: attempt, RetryAfter: ra}
+			case attempt >= c.maxAttempts:
+				return nil, &UnavailableError{Op: op, Status: status, Attempts: attempt}
+			case ok:
+				wait = ra
+			default:
+				wait = backoff(attempt)
+			}
+		}
+		if err := c.clock.Sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%s: waiting to retry: %w", op, err)
+		}
+	}
+}
+
+// backoff is the wait after failed attempt n (1-based): 1s, 2s, 4s…
+func backoff(n int) time.Duration {
+	return time.Second << min(n-1, 6)
+}
+
+// retryAfter reads Retry-After as seconds or as an HTTP date; ok is false
+// when it is absent or unreadable. A date in the past is no wait.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > int64(24*time.Hour/time.Second) {
+			s = int64(24 * time.Hour / time.Second) // no overflow; far above MaxRetryAfter anyway
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // exchange answers a Bearer challenge: basic auth with the GitHub token as
@@ -225,25 +421,25 @@ func (c *Client) exchange(ctx context.Context, challenge, repo string) (string, 
 	q.Set("scope", "repository:"+repo+":pull")
 	ru.RawQuery = q.Encode()
 	for _, basic := range []bool{c.token != "", false} {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
+		resp, err := c.send(ctx, "registry token for "+repo, maxTokenBytes, func(int) {}, func() (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("User-Agent", c.ua)
+			if basic {
+				req.SetBasicAuth("ghprune", c.token)
+			}
+			return req, nil
+		})
 		if err != nil {
 			return "", err
-		}
-		req.Header.Set("User-Agent", c.ua)
-		if basic {
-			req.SetBasicAuth("ghprune", c.token)
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return "", fmt.Errorf("registry token: %w", unwrapURL(err))
 		}
 		var body struct {
 			Token       string `json:"token"`
 			AccessToken string `json:"access_token"`
 		}
-		derr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK && derr == nil {
+		if resp.status == http.StatusOK && json.Unmarshal(resp.body, &body) == nil {
 			if body.Token != "" {
 				return body.Token, nil
 			}

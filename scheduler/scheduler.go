@@ -7,11 +7,19 @@ package scheduler
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
+
+	"github.com/ghprune/ghprune/internal/clock"
 )
+
+// HeartbeatEvery is how often the scheduler's own entry beats. The cron
+// runs it like any policy, so a cron that stopped dispatching stops the
+// heartbeat too; LastTick says when it last beat.
+const HeartbeatEvery = 15 * time.Second
 
 // Job is one policy's schedule and run.
 type Job struct {
@@ -26,13 +34,21 @@ type Job struct {
 
 // Scheduler runs jobs on their schedules until stopped.
 type Scheduler struct {
-	log  *zap.Logger
-	turn sync.Mutex     // one run at a time across jobs
-	runs sync.WaitGroup // every run in progress, of any schedule generation
+	log   *zap.Logger
+	clock clock.Clock
+	turn  sync.Mutex     // one run at a time across jobs
+	runs  sync.WaitGroup // every run in progress, of any schedule generation
+	beat  atomic.Int64   // unix nanoseconds of the last heartbeat; 0 before Start
+	// OnTick, when set before Start, is called with the time of each
+	// heartbeat (for a metric).
+	OnTick func(time.Time)
 
-	mu      sync.Mutex
-	cron    *cron.Cron
-	entries map[string]entry // by job name
+	mu        sync.Mutex
+	cron      *cron.Cron
+	entries   map[string]entry // by job name
+	heartbeat cron.EntryID
+	// heartbeatEvery overrides HeartbeatEvery in tests.
+	heartbeatEvery time.Duration
 }
 
 // entry is a scheduled job's place in the cron.
@@ -41,12 +57,35 @@ type entry struct {
 	key string
 }
 
-// New returns an idle scheduler.
-func New(log *zap.Logger) *Scheduler {
+// New returns an idle scheduler whose heartbeat reads clk (nil: the wall
+// clock).
+func New(log *zap.Logger, clk clock.Clock) *Scheduler {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Scheduler{log: log}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Scheduler{log: log, clock: clk}
+}
+
+// tick records a heartbeat.
+func (s *Scheduler) tick() {
+	now := s.clock.Now()
+	s.beat.Store(now.UnixNano())
+	if s.OnTick != nil {
+		s.OnTick(now)
+	}
+}
+
+// LastTick returns when the scheduler last beat: at Start, then every
+// HeartbeatEvery while its cron dispatches. Zero before Start.
+func (s *Scheduler) LastTick() time.Time {
+	n := s.beat.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // cronLogger adapts zap to cron's logr-style logger.
@@ -69,6 +108,12 @@ func (s *Scheduler) Start(ctx context.Context, jobs []Job) (kept []string) {
 	if s.cron == nil {
 		s.cron = cron.New(cron.WithChain(cron.Recover(cl)), cron.WithLogger(cl))
 		s.entries = map[string]entry{}
+		every := s.heartbeatEvery
+		if every <= 0 {
+			every = HeartbeatEvery
+		}
+		s.heartbeat = s.cron.Schedule(cron.Every(every), cron.FuncJob(s.tick))
+		s.tick()
 		defer s.cron.Start()
 	}
 	want := map[string]bool{}
@@ -126,14 +171,20 @@ func (s *Scheduler) RunNow(ctx context.Context, jobs []Job) {
 	}
 }
 
-// Next returns when each scheduled job runs next.
+// Next returns when each scheduled job runs next (the heartbeat aside).
 func (s *Scheduler) Next() []cron.Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cron == nil {
 		return nil
 	}
-	return s.cron.Entries()
+	var out []cron.Entry
+	for _, e := range s.cron.Entries() {
+		if e.ID != s.heartbeat {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // NextRun returns when the job name runs next, and false when it is not

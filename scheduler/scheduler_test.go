@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/robfig/cron/v3"
+
+	"github.com/ghprune/ghprune/internal/clock"
 )
 
 // everyTick fires at once and then never again, so a test sees exactly one run.
@@ -22,7 +24,7 @@ func (o *onceSchedule) Next(t time.Time) time.Time {
 }
 
 func TestScheduler_RunsJobsAndStops(t *testing.T) {
-	s := New(nil)
+	s := New(nil, nil)
 	ran := make(chan string, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -45,7 +47,7 @@ func TestScheduler_RunsJobsAndStops(t *testing.T) {
 }
 
 func TestScheduler_StopWaitsForRunningJob(t *testing.T) {
-	s := New(nil)
+	s := New(nil, nil)
 	started, release := make(chan struct{}), make(chan struct{})
 	finished := make(chan struct{})
 	s.Start(context.Background(), []Job{{Name: "slow", Schedule: &onceSchedule{}, Run: func(context.Context) {
@@ -74,7 +76,7 @@ var _ cron.Schedule = (*onceSchedule)(nil)
 // Stop also waits for a run started by RunNow, and for one of a schedule
 // that a reload replaced.
 func TestScheduler_StopWaitsForRunNowAndReplacedSchedules(t *testing.T) {
-	s := New(nil)
+	s := New(nil, nil)
 	started, release := make(chan string, 2), make(chan struct{})
 	slow := func(name string) Job {
 		return Job{Name: name, Schedule: &onceSchedule{}, Run: func(context.Context) { started <- name; <-release }}
@@ -106,7 +108,7 @@ func (countingSchedule) Next(time.Time) time.Time {
 // A reload must not postpone a policy whose schedule it did not change:
 // reloading every few seconds stopped every "@every 10s" policy.
 func TestScheduler_StartAgainKeepsUnchangedSchedules(t *testing.T) {
-	s := New(nil)
+	s := New(nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	job := func(name, key string) Job {
@@ -137,6 +139,36 @@ func TestScheduler_StartAgainKeepsUnchangedSchedules(t *testing.T) {
 	}
 	if n := len(s.Next()); n != 1 {
 		t.Errorf("entries = %d, want 1", n)
+	}
+	<-s.Stop().Done()
+}
+
+// The heartbeat is a cron entry: it beats at Start and then as the cron
+// dispatches, with the scheduler's clock, and is not listed as a job.
+func TestScheduler_HeartbeatBeatsThroughTheCron(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := New(nil, clk)
+	s.heartbeatEvery = time.Second // cron's smallest step
+	ticks := make(chan time.Time, 16)
+	s.OnTick = func(at time.Time) { ticks <- at }
+	if !s.LastTick().IsZero() {
+		t.Fatal("a heartbeat before Start")
+	}
+	s.Start(context.Background(), nil)
+	if got := <-ticks; !got.Equal(clk.Now()) || !s.LastTick().Equal(clk.Now()) {
+		t.Fatalf("first beat at %v (last tick %v), want the clock's %v", got, s.LastTick(), clk.Now())
+	}
+	clk.Advance(time.Hour)
+	select {
+	case got := <-ticks: // dispatched by the cron
+		if !got.Equal(clk.Now()) {
+			t.Errorf("beat at %v, want %v", got, clk.Now())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cron never dispatched the heartbeat")
+	}
+	if n := len(s.Next()); n != 0 {
+		t.Errorf("Next lists %d entries; the heartbeat is no job", n)
 	}
 	<-s.Stop().Done()
 }

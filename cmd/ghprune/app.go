@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,9 +44,9 @@ func (c *common) register(fs *flag.FlagSet) {
 // loadConfig loads and validates the config, printing errors and warnings.
 // On failure it returns exitUsage: nothing has been sent anywhere.
 func loadConfig(path string, e env) (*policy.Config, int) {
-	data, err := os.ReadFile(path)
+	data, err := policy.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: read config: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return nil, exitUsage
 	}
 	return parseConfig(path, data, e)
@@ -136,6 +137,8 @@ type app struct {
 	// lock is the journal's enforcing lock when this process holds it for
 	// its whole life (serve); nil otherwise, and apply takes it per run.
 	lock *journal.Lock
+	// tokenRefused, when it holds a func, is called on every 401 answer.
+	tokenRefused *atomic.Pointer[func()]
 }
 
 // startApp builds the logger and opens the app for a loaded config: the
@@ -190,21 +193,31 @@ func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, re
 	if err != nil {
 		return nil, exitUsage, err
 	}
+	e.secrets.add(tok)
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	m := metrics.New(reg)
+	// tokenRefused is set by serve: a 401 in any run means the token was
+	// revoked, which readiness and the token metric must show at once.
+	var tokenRefused atomic.Pointer[func()]
 	client, err := githubapi.New(githubapi.Config{
 		BaseURL:    cfg.GitHub.APIURL,
 		Token:      tok,
 		APIVersion: cfg.GitHub.APIVersion,
 		UserAgent:  "ghprune",
+		HTTPClient: e.httpClient,
 		Clock:      e.clock,
 		Logger:     log.Named("github"),
 		Observe: func(a githubapi.Attempt) {
 			m.ObserveRequest(a.Op, a.Status, a.Duration, a.Retry, a.SecondaryLimited)
 			if a.Rate.Known {
 				m.ObserveRate(a.Rate.Resource, a.Rate.Remaining, a.Rate.Reset)
+			}
+			if a.Status == http.StatusUnauthorized {
+				if f := tokenRefused.Load(); f != nil {
+					(*f)()
+				}
 			}
 		},
 	})
@@ -227,13 +240,23 @@ func openApp(ctx context.Context, cfg *policy.Config, e env, log *zap.Logger, re
 		fmt.Fprintf(e.stderr, "warning: planning without the journal (%v): versions GitHub refused before are not known\n", err)
 		j = nil
 	}
-	rc, err := registry.New(registry.Config{URL: cfg.GitHub.RegistryURL, Token: tok, UserAgent: "ghprune"})
-	if err != nil {
-		return nil, exitUsage, err
+	// The registry is the one the config names or its api_url implies
+	// (policy derives it); "" when neither does and no policy reads
+	// container manifests: then there is no registry client at all.
+	var rc *registry.Client
+	if cfg.GitHub.RegistryURL != "" {
+		rc, err = registry.New(registry.Config{URL: cfg.GitHub.RegistryURL, Token: tok, UserAgent: "ghprune",
+			HTTPClient: e.httpClient, Clock: e.clock, Observe: m.ObserveManifestFetch})
+		if err != nil {
+			return nil, exitUsage, err
+		}
 	}
-	a := &app{env: e, log: log, client: client, reg: rc, journal: j, metrics: m}
+	a := &app{env: e, log: log, client: client, reg: rc, journal: j, metrics: m, tokenRefused: &tokenRefused}
 	a.cfg.Store(cfg)
-	a.planner = &planner.Planner{Client: client, Registry: rc, Logger: log.Named("planner")}
+	a.planner = &planner.Planner{Client: client, Logger: log.Named("planner")}
+	if rc != nil {
+		a.planner.Registry = rc // never a typed nil: the planner fails closed on a nil Registry
+	}
 	if j != nil {
 		a.planner.Facts, a.planner.Cache = j, j
 	}
@@ -466,19 +489,22 @@ func (a *app) updateRestorable(ctx context.Context) {
 	a.metrics.JournalRestores.WithLabelValues("failed").Set(float64(failed))
 }
 
-// reportOutput is where a report goes: stdout, or -o FILE written through a
-// temporary file beside it that Commit renames over FILE, so that a failed
-// command never truncates an existing report.
+// reportOutput is where a report goes: stdout, or -o FILE. A regular file
+// (or a new one) is written through a temporary file beside it that Commit
+// renames over it, so that a failed command never truncates an existing
+// report; anything else (/dev/stdout, a pipe) is written directly.
 type reportOutput struct {
 	io.Writer
 	file   *os.File // nil for stdout
-	path   string
+	path   string   // where Commit renames the temporary file; "" when written directly
 	redact *redactWriter
 }
 
 // openOutput opens -o FILE, or returns stdout for "" and "-". It refuses a
-// FILE that is the journal (or a file SQLite keeps beside it), the config or
-// the token file: a report written there would destroy what on-call needs.
+// FILE that is the journal (or a file SQLite or the lock keep beside it,
+// through symlinks too), the config or the token file: a report written
+// there would destroy what on-call needs, or the lock that keeps a second
+// enforcing process out.
 func openOutput(path string, cfg *policy.Config, e env) (*reportOutput, error) {
 	if path == "" || path == "-" {
 		return &reportOutput{Writer: e.stdout}, nil
@@ -487,35 +513,59 @@ func openOutput(path string, cfg *policy.Config, e env) (*reportOutput, error) {
 	if cfg.GitHub.TokenFile != "" {
 		protected[cfg.GitHub.TokenFile] = "the token file"
 	}
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
-		protected[cfg.State.Path+suffix] = "the journal (state.path)"
+	for _, journalPath := range []string{cfg.State.Path, realPath(cfg.State.Path)} {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+			protected[journalPath+suffix] = "the journal (state.path)"
+		}
 	}
 	for p, what := range protected {
 		if samePath(path, p) {
 			return nil, fmt.Errorf("-o %s is %s; write the report elsewhere", path, what)
 		}
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	target := realPath(path)
+	fi, err := os.Stat(target)
+	if err == nil && !fi.Mode().IsRegular() {
+		// A device or a pipe: no file to keep, nothing to rename over.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("-o %s: %w", path, err)
+		}
+		rw := newRedactWriter(f, e.secrets)
+		return &reportOutput{Writer: rw, file: f, redact: rw}, nil
+	}
+	mode := os.FileMode(0o644)
+	if err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("-o %s: %w", path, err)
 	}
-	rw := newRedactWriter(f)
-	return &reportOutput{Writer: rw, file: f, path: path, redact: rw}, nil
+	f.Chmod(mode)
+	rw := newRedactWriter(f, e.secrets)
+	return &reportOutput{Writer: rw, file: f, path: target, redact: rw}, nil
 }
 
-// samePath reports whether a and b name one file: the same absolute path,
-// or (when both exist) the same file through a link.
-func samePath(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	if err1 == nil && err2 == nil && aa == bb {
-		return true
+// realPath is p with its symlinks resolved, as far as they exist: the file
+// a write to p would reach.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
 	}
-	if ra, err := filepath.EvalSymlinks(filepath.Dir(aa)); err == nil {
-		if rb, err := filepath.EvalSymlinks(filepath.Dir(bb)); err == nil && filepath.Join(ra, filepath.Base(aa)) == filepath.Join(rb, filepath.Base(bb)) {
-			return true
-		}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		return filepath.Join(dir, filepath.Base(p))
+	}
+	return p
+}
+
+// samePath reports whether a and b name one file: the same path once
+// symlinks are resolved, or (when both exist) the same file through a link.
+func samePath(a, b string) bool {
+	ra, err1 := filepath.Abs(realPath(a))
+	rb, err2 := filepath.Abs(realPath(b))
+	if err1 == nil && err2 == nil && ra == rb {
+		return true
 	}
 	fa, err1 := os.Stat(a)
 	fb, err2 := os.Stat(b)
@@ -531,6 +581,9 @@ func (o *reportOutput) Commit() error {
 	if cerr := o.file.Close(); err == nil {
 		err = cerr
 	}
+	if o.path == "" {
+		return err
+	}
 	if err == nil {
 		err = os.Rename(o.file.Name(), o.path)
 	}
@@ -544,7 +597,9 @@ func (o *reportOutput) Commit() error {
 func (o *reportOutput) Abort() {
 	if o.file != nil {
 		o.file.Close()
-		os.Remove(o.file.Name())
+		if o.path != "" {
+			os.Remove(o.file.Name())
+		}
 	}
 }
 

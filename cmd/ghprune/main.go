@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,6 +45,14 @@ type env struct {
 	// in production.
 	onListen func(addr string)
 	onRun    func()
+	// onReload is told each reload's outcome (nil: loaded, or unchanged).
+	onReload func(err error)
+	// secrets holds the token once read, for redacting output; run sets it.
+	secrets *secrets
+	// httpClient, when set, sends every request to the API and the registry
+	// (tests route made-up host names to loopback servers with it); nil in
+	// production: each client's own default.
+	httpClient *http.Client
 }
 
 func realEnv() env {
@@ -69,13 +78,17 @@ var commands = []struct {
 	{"history", "runs and deletions from the journal", cmdHistory},
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
 	{"explain", "show each step of the decision order for one version", cmdExplain},
+	{"version", "print the version, commit and Go version of this binary", cmdVersion},
 	{"demo", "plan, apply and restore against the built-in GitHub simulator", nil}, // set in init: it calls run
 }
 
 func init() { commands[len(commands)-1].run = cmdDemo }
 
 func run(ctx context.Context, args []string, e env) int {
-	stdout, stderr := newRedactWriter(e.stdout), newRedactWriter(e.stderr)
+	if e.secrets == nil {
+		e.secrets = &secrets{}
+	}
+	stdout, stderr := newRedactWriter(e.stdout, e.secrets), newRedactWriter(e.stderr, e.secrets)
 	defer stdout.Flush()
 	defer stderr.Flush()
 	e.stdout, e.stderr = stdout, stderr

@@ -79,6 +79,13 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 	}
 	defer a.Close()
 	r, runErr := a.runPolicies(ctx, pols, apply, "cli")
+	if runErr != nil && len(r.Policies) == 0 {
+		// Nothing was planned (the journal is locked by another enforcing
+		// run, say): an empty report must not replace the last one.
+		out.Abort()
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
+		return exitFailed
+	}
 	if err := writeReport(out, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
 		out.Abort()
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)

@@ -590,3 +590,187 @@ func TestSafety_VersionThatGainedATagIsNotDeleted(t *testing.T) {
 		t.Fatal("the promoted version was deleted")
 	}
 }
+
+// A DELETE whose first attempt deleted the version but answered 502, whose
+// resend got 404, and whose read-back fails: the outcome cannot be told, so
+// the intent stays open (never "failed"), and the next restore settles and
+// restores it.
+func TestSafety_ResentDeleteThatCannotBeCheckedStaysOpen(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	ids := h.seedLibs(1)
+	target := fmt.Sprint(ids["1.0.0"])
+	var deletes atomic.Int32
+	var readBackFails atomic.Bool
+	readBackFails.Store(true)
+	api := h.front(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/versions/"+target) {
+			return false
+		}
+		if r.Method == http.MethodDelete && deletes.Add(1) == 1 {
+			h.sim.ServeHTTP(httptest.NewRecorder(), r) // deleted; the answer is lost
+			w.WriteHeader(http.StatusBadGateway)
+			return true
+		}
+		if r.Method == http.MethodGet && readBackFails.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	cfg := h.configAt(api, "", oldLibsPolicy)
+	h.run("apply", "-config", cfg, "-format", "json")
+	_, hist, _ := h.run("history", "-config", cfg, "-run", "1", "-format", "json")
+	if !strings.Contains(hist, `"state": "intent"`) {
+		t.Fatalf("the unverifiable deletion is not an open intent:\n%s", hist)
+	}
+	readBackFails.Store(false)
+	if code, out, errOut := h.run("restore", "-config", cfg, "-run", "1", "-format", "json"); code != 0 {
+		t.Fatalf("restore exit %d:\n%s%s", code, out, errOut)
+	}
+	if v, _ := h.sim.Version(ids["1.0.0"]); v.DeletedAt != nil {
+		t.Error("the version this run deleted was not restored")
+	}
+}
+
+// A run left "running" by a process whose liveness cannot be told (an
+// older ghprune, a platform without byte locks) is settled by the next
+// enforcing run: only one enforcer can exist, so it is not alive.
+func TestSafety_RunOfUnknownLivenessIsSettledByTheNextEnforcer(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	ids := h.seedLibs(2)
+	cfg := h.config(oldLibsPolicy)
+	db := filepath.Join(h.dir, "journal.db")
+	j, err := journal.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := j.StartRun(context.Background(), journal.Run{Kind: "apply", Policies: []string{"libs"}, Mode: "enforce", Trigger: "cli", Actor: "old", StartedAt: t0})
+	if _, err := j.Intend(context.Background(), journal.Deletion{RunID: run, Policy: "libs", OwnerType: "org", Owner: "acme", PackageType: "npm",
+		Package: "lib", VersionID: ids["1.0.0"], Version: "1.0.0", Rule: "delete:old", Reason: "r", RequestedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.Remove(ids["1.0.0"]) // the crashed process's DELETE took effect
+	j.Close()
+	os.Remove(db + ".lock") // its liveness cannot be told any more
+	if code, _, errOut := h.run("apply", "-config", cfg, "-format", "json"); code != 0 {
+		t.Fatalf("apply exit %d\n%s", code, errOut)
+	}
+	_, runs, _ := h.run("history", "-config", cfg, "-format", "json")
+	if !strings.Contains(runs, `"status": "interrupted"`) {
+		t.Errorf("the old run is not interrupted:\n%s", runs)
+	}
+	_, hist, _ := h.run("history", "-config", cfg, "-run", fmt.Sprint(run), "-format", "json")
+	if !strings.Contains(hist, `"state": "deleted"`) || !strings.Contains(hist, "reconciled") {
+		t.Errorf("its intent was not settled:\n%s", hist)
+	}
+}
+
+// -o through a symlinked state.path: the real journal's companions (its
+// lock above all) are refused too; a device is written, not replaced; an
+// apply refused by the lock leaves the last report alone.
+func TestSafety_ReportFileEdgeCases(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(2)
+	real := filepath.Join(h.dir, "real")
+	os.Mkdir(real, 0o755)
+	link := filepath.Join(h.dir, "link")
+	os.Symlink(real, link)
+	cfg := h.configAt(h.url, "", oldLibsPolicy)
+	body := strings.Replace(mustRead(t, cfg), filepath.Join(h.dir, "journal.db"), filepath.Join(link, "journal.db"), 1)
+	os.WriteFile(cfg, []byte(body), 0o600)
+	if code, _, errOut := h.run("apply", "-config", cfg, "-format", "json"); code != 0 {
+		t.Fatalf("apply: %d\n%s", code, errOut)
+	}
+	for _, target := range []string{"journal.db", "journal.db-wal", "journal.db-shm", "journal.db.lock"} {
+		if code, _, errOut := h.run("plan", "-config", cfg, "-o", filepath.Join(real, target)); code != exitUsage {
+			t.Errorf("plan -o real/%s through a symlinked state.path: exit %d, want 2\n%s", target, code, errOut)
+		}
+	}
+	tokenFile := filepath.Join(h.dir, "token")
+	os.WriteFile(tokenFile, []byte(testToken), 0o600)
+	withFile := filepath.Join(h.dir, "with-token-file.yaml")
+	os.WriteFile(withFile, []byte(strings.Replace(body, "github:\n", "github:\n  token_file: "+tokenFile+"\n", 1)), 0o600)
+	if code, _, _ := h.run("plan", "-config", withFile, "-o", tokenFile); code != exitUsage || mustRead(t, tokenFile) != testToken {
+		t.Errorf("plan -o the token file: exit %d", code)
+	}
+	if code, _, errOut := h.run("plan", "-config", cfg, "-o", os.DevNull); code != 0 {
+		t.Errorf("plan -o %s: exit %d\n%s", os.DevNull, code, errOut)
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode().IsRegular() {
+		t.Fatalf("%s was replaced by a regular file", os.DevNull)
+	}
+
+	j, err := journal.Open(context.Background(), filepath.Join(link, "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	lock, err := j.LockEnforce(journal.HolderFor("ghprune serve", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	reportPath := filepath.Join(h.dir, "last.json")
+	os.WriteFile(reportPath, []byte("the last report\n"), 0o644)
+	if code, _, _ := h.run("apply", "-config", cfg, "-o", reportPath); code != exitFailed {
+		t.Errorf("apply beside a holder: exit %d, want 1", code)
+	}
+	if got := mustRead(t, reportPath); got != "the last report\n" {
+		t.Errorf("a refused apply replaced the report with %q", got)
+	}
+}
+
+// A lock file removed under an enforcing run stops it at the next delete:
+// the next process would lock a new file and run beside it.
+func TestSafety_LockFileRemovedStopsTheRun(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(5)
+	var deletes atomic.Int32
+	api := h.front(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && deletes.Add(1) == 2 {
+			os.Remove(filepath.Join(h.dir, "journal.db.lock"))
+		}
+		return false
+	})
+	cfg := h.configAt(api, "", oldLibsPolicy)
+	code, _, errOut := h.run("apply", "-config", cfg, "-format", "json")
+	if code != exitFailed || !strings.Contains(errOut, "lock file was removed or replaced") {
+		t.Errorf("apply exit %d, want 1 naming the lock file:\n%s", code, errOut)
+	}
+	if n := deletes.Load(); n != 2 {
+		t.Errorf("%d DELETEs sent, want 2: none after the lock file went", n)
+	}
+}
+
+// A parent pushed while a run deletes (a new tagged index that refers to an
+// old untagged manifest) stops the package's remaining deletions: only a
+// new plan reads the new graph.
+func TestSafety_ParentPushedDuringTheRunKeepsItsChild(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	child1, child2 := h.img("child-1", 50*day), h.img("child-2", 40*day)
+	h.seed("acme", "app", "private", child1, child2, h.img("current", day, "latest"))
+	var deletes atomic.Int32
+	api := h.front(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && deletes.Add(1) == 1 {
+			idx := simulator.Index(simulator.MediaOCIIndex, simulator.Describe(simulator.MediaOCIManifest, child2.Manifest))
+			if _, err := h.sim.AddVersion("acme", "container", "app", simulator.VersionSeed{Manifest: idx, Tags: []string{"v2"}, CreatedAt: t0}); err != nil {
+				t.Error(err)
+			}
+		}
+		return false
+	})
+	cfg := h.configAt(api, "", "  - name: images\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: container}\n    delete: [{name: untagged, untagged: true, older_than: 30d}]\n")
+	code, r, errOut := h.runJSON("apply", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("apply exit %d\n%s", code, errOut)
+	}
+	got := h.decisions(r)
+	if got["app/child-1"] != "delete delete:untagged deleted" || got["app/child-2"] != "delete delete:untagged skipped" {
+		t.Fatalf("decisions %v: child-2, referred to by the index pushed meanwhile, must be skipped", got)
+	}
+	for _, v := range h.sim.Versions("acme", "container", "app") {
+		if h.name(v.Name) == "child-2" && v.DeletedAt != nil {
+			t.Fatal("the child of the new index was deleted: v2 would not pull")
+		}
+	}
+}

@@ -10,10 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/metrics"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 	"github.com/ghprune/ghprune/scheduler"
@@ -32,19 +34,26 @@ import (
 // few seconds, and repeated bad credentials can get an address blocked.
 const tokenCheckTTL = time.Minute
 
+// staleAfter is how long the scheduler may go without a heartbeat before
+// /healthz fails: four beats missed.
+const staleAfter = 4 * scheduler.HeartbeatEvery
+
 // daemon is serve's state: the app, the schedule, the last reports.
 type daemon struct {
 	app   *app
 	sched *scheduler.Scheduler
 	log   *zap.Logger
+	dm    *metrics.Daemon
 
-	// tokenMu serializes token checks: concurrent probes wait for the one
-	// in flight and share its answer.
+	// checkMu serializes token checks: concurrent probes wait for the one
+	// in flight and share its answer. tokenMu guards the answer.
+	checkMu   sync.Mutex
 	tokenMu   sync.Mutex
 	tokenAt   time.Time // zero: never checked
 	tokenErr  error
-	reloadMu  sync.Mutex // one reload at a time
-	cfgDigest [32]byte   // of the config file's bytes now running
+	reloadMu  sync.Mutex  // one reload at a time
+	cfgDigest [32]byte    // of the config file's bytes now running
+	reloadOK  atomic.Bool // the last load or reload succeeded
 
 	mu      sync.Mutex
 	cfgPath string
@@ -54,17 +63,37 @@ type daemon struct {
 // tokenAccepted says whether GitHub accepted the token, asking at most once
 // per tokenCheckTTL.
 func (d *daemon) tokenAccepted(ctx context.Context) error {
-	d.tokenMu.Lock()
-	defer d.tokenMu.Unlock()
+	d.checkMu.Lock()
+	defer d.checkMu.Unlock()
 	now := d.app.env.clock.Now()
-	if !d.tokenAt.IsZero() && now.Sub(d.tokenAt) < tokenCheckTTL {
+	d.tokenMu.Lock()
+	at, verdict := d.tokenAt, d.tokenErr
+	d.tokenMu.Unlock()
+	if !at.IsZero() && now.Sub(at) < tokenCheckTTL {
+		return verdict
+	}
+	// Not under tokenMu: the request's 401 reaches tokenWasRefused. Not
+	// under the probe's context either: a probe that gives up before a slow
+	// GitHub answers would leave no verdict, and every probe would ask again.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := d.app.client.CheckToken(cctx)
+	if err != nil && !errors.Is(err, githubapi.ErrBadCredentials) && !errors.Is(err, githubapi.ErrForbidden) {
+		// No verdict on the token (GitHub unreachable, rate limited): the
+		// last verdict stands, and the next question waits a minute too.
+		d.log.Warn("token check without an answer", zap.Error(err))
+		d.tokenMu.Lock()
+		defer d.tokenMu.Unlock()
+		if d.tokenAt.IsZero() {
+			d.tokenErr = err
+		}
+		d.tokenAt = now
 		return d.tokenErr
 	}
-	_, err := d.app.client.Identity(ctx)
-	if err != nil && ctx.Err() != nil {
-		return err // the caller gave up: no verdict on the token to keep
-	}
+	d.tokenMu.Lock()
 	d.tokenAt, d.tokenErr = now, err
+	d.tokenMu.Unlock()
+	d.dm.TokenChecked(err == nil)
 	return err
 }
 
@@ -78,9 +107,9 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	data, err := os.ReadFile(*config)
+	data, err := policy.ReadFile(*config)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: read config: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
 	cfg, code := parseConfig(*config, data, e)
@@ -103,7 +132,12 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		return exitFailed
 	}
 	a.exec.Grace = *grace
-	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler")), log: log, cfgPath: *config, cfgDigest: sha256.Sum256(data)}
+	d := &daemon{app: a, sched: scheduler.New(log.Named("scheduler"), e.clock), log: log, dm: metrics.NewDaemon(reg),
+		cfgPath: *config, cfgDigest: sha256.Sum256(data)}
+	d.setReloaded(true)
+	d.sched.OnTick = d.dm.Tick
+	refused := d.tokenWasRefused
+	a.tokenRefused.Store(&refused)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -123,10 +157,16 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 		log.Warn("token check failed; not ready", zap.Error(err))
 	}
 	a.reconcile(ctx)
-	a.updateRestorable(ctx)
+	d.refresh(ctx)
 	d.prune(ctx)
 	jobs := d.jobs(cfg)
 	d.sched.Start(ctx, jobs)
+	d.publishSchedules()
+	// A mounted ConfigMap changes by a symlink swap: watch the directory and
+	// reload, as SIGHUP and POST /-/reload do.
+	if err := d.watchConfig(ctx); err != nil {
+		log.Warn("config file not watched; reload with SIGHUP or POST /-/reload", zap.Error(err))
+	}
 	if e.onListen != nil {
 		e.onListen(ln.Addr().String()) // tests: serving, and scheduled
 	}
@@ -135,13 +175,16 @@ func cmdServe(ctx context.Context, args []string, e env) int {
 	}
 
 	// The journal changes under other processes too (restore from kubectl
-	// exec): refresh its gauges every minute.
+	// exec): refresh its gauges every minute, and look at the config file
+	// in case a change was not notified (a reload of an unchanged file is
+	// free).
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
 	for {
 		select {
 		case <-refresh.C:
-			a.updateRestorable(ctx)
+			d.refresh(ctx)
+			d.reload(ctx)
 		case <-ctx.Done():
 			log.Info("stopping: letting the run in progress finish its delete in flight")
 			done := d.sched.Stop()
@@ -175,12 +218,91 @@ func (d *daemon) jobs(cfg *policy.Config) []scheduler.Job {
 			r, _ := d.app.runPolicies(ctx, []*policy.Policy{p}, true, "schedule") // failures are logged there
 			d.remember(r)
 			d.prune(ctx)
+			d.refresh(ctx)
+			d.publishSchedules()
 			if d.app.env.onRun != nil {
 				d.app.env.onRun()
 			}
 		}})
 	}
 	return jobs
+}
+
+// policies describes each policy with its next and last run.
+func (d *daemon) policies(ctx context.Context) ([]policyJSON, error) {
+	cfg := d.app.cfg.Load()
+	runs, err := d.app.journal.Runs(ctx, 200)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policyJSON, 0, len(cfg.Policies))
+	for _, p := range cfg.Policies {
+		pj := policyJSON{Name: p.Name, Schedule: p.Schedule, Mode: string(cfg.EffectiveMode(p))}
+		if next, ok := d.sched.NextRun(p.Name); ok && !next.IsZero() {
+			pj.NextRun = &next
+		}
+		for _, run := range runs { // newest first
+			if run.Kind == "apply" && slices.Contains(run.Policies, p.Name) {
+				pj.LastRun = &lastRunJSON{ID: run.ID, Status: run.Status, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt}
+				break
+			}
+		}
+		out = append(out, pj)
+	}
+	return out, nil
+}
+
+// tokenWasRefused records a 401 seen by any request: readiness and the
+// token metric turn at once, without waiting for the next check.
+func (d *daemon) tokenWasRefused() {
+	d.tokenMu.Lock()
+	defer d.tokenMu.Unlock()
+	d.tokenAt, d.tokenErr = d.app.env.clock.Now(), githubapi.ErrBadCredentials
+	d.dm.TokenChecked(false)
+}
+
+// setReloaded records whether the config now running came from the file.
+func (d *daemon) setReloaded(ok bool) {
+	d.reloadOK.Store(ok)
+	d.dm.Reloaded(ok, d.app.env.clock.Now())
+}
+
+// refresh updates the gauges that read the journal, which other processes
+// (a restore from kubectl exec) change too.
+func (d *daemon) refresh(ctx context.Context) {
+	d.app.updateRestorable(ctx)
+	deadline, err := d.app.journal.FailedRestoreDeadline(ctx, d.app.env.clock.Now())
+	if err != nil {
+		d.log.Warn("journal stats", zap.Error(err))
+		return
+	}
+	d.dm.FailedRestores(deadline)
+}
+
+// publishSchedules exports each scheduled policy's interval and next run,
+// for the alert on a policy that has not succeeded for longer than its
+// schedule allows.
+func (d *daemon) publishSchedules() {
+	interval, next := map[string]time.Duration{}, map[string]time.Time{}
+	for _, p := range d.app.cfg.Load().Policies {
+		sched := p.CronSchedule()
+		if sched == nil {
+			continue
+		}
+		first := sched.Next(d.app.env.clock.Now())
+		interval[p.Name] = sched.Next(first).Sub(first)
+		if t, ok := d.sched.NextRun(p.Name); ok && !t.IsZero() {
+			next[p.Name] = t
+		}
+	}
+	d.dm.Schedules(interval, next)
+}
+
+// reloaded tells a test that a reload was decided.
+func (d *daemon) reloaded(err error) {
+	if d.app.env.onReload != nil {
+		d.app.env.onReload(err)
+	}
 }
 
 func (d *daemon) remember(r *report.Report) {
@@ -213,12 +335,14 @@ func (d *daemon) reload(ctx context.Context) error {
 	d.mu.Lock()
 	path := d.cfgPath
 	d.mu.Unlock()
-	data, err := os.ReadFile(path)
+	data, err := policy.ReadFile(path)
 	if err == nil && sha256.Sum256(data) == d.cfgDigest {
 		// The running config is the file's: a success, with nothing to
 		// redo (restarting the schedules would postpone every policy).
 		d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
-		d.log.Info("config unchanged; nothing to reload")
+		d.setReloaded(true)
+		d.log.Debug("config unchanged; nothing to reload")
+		d.reloaded(nil)
 		return nil
 	}
 	var cfg *policy.Config
@@ -227,7 +351,9 @@ func (d *daemon) reload(ctx context.Context) error {
 	}
 	if err != nil {
 		d.app.metrics.ConfigReloads.WithLabelValues("failure").Inc()
+		d.setReloaded(false)
 		d.log.Error("reload refused: config invalid; keeping the running config", zap.Error(err))
+		d.reloaded(err)
 		return err
 	}
 	old := d.app.cfg.Load()
@@ -238,16 +364,31 @@ func (d *daemon) reload(ctx context.Context) error {
 	d.app.cfg.Store(cfg)
 	d.cfgDigest = sha256.Sum256(data)
 	kept := d.sched.Start(ctx, d.jobs(cfg))
+	d.publishSchedules()
 	d.app.metrics.ConfigReloads.WithLabelValues("success").Inc()
+	d.setReloaded(true)
 	d.log.Info("config reloaded", zap.Int("policies", len(cfg.Policies)), zap.Strings("schedules_kept", kept))
+	d.reloaded(nil)
 	return nil
 }
 
 func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// Alive means scheduling: a daemon whose cron stopped runs nothing.
+		last := d.sched.LastTick()
+		if now := d.app.env.clock.Now(); last.IsZero() || now.Sub(last) > staleAfter {
+			http.Error(w, "unhealthy: the scheduler has not ticked since "+last.UTC().Format(time.RFC3339), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.app.journal.Ping(r.Context()); err != nil {
+			http.Error(w, "not ready: the journal is unusable", http.StatusServiceUnavailable)
+			return
+		}
 		if err := d.tokenAccepted(r.Context()); err != nil {
 			http.Error(w, "not ready: the token was not accepted", http.StatusServiceUnavailable)
 			return
@@ -256,34 +397,20 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.reload(context.WithoutCancel(r.Context())); err != nil {
-			http.Error(w, policy.RedactTokens(report.Escape(err.Error())), http.StatusBadRequest)
+			http.Error(w, d.app.env.secrets.redact(report.Escape(err.Error())), http.StatusBadRequest)
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
 	mux.HandleFunc("GET /api/v1/policies", func(w http.ResponseWriter, r *http.Request) {
-		cfg := d.app.cfg.Load()
-		runs, err := d.app.journal.Runs(r.Context(), 200)
+		pols, err := d.policies(r.Context())
 		if err != nil {
 			http.Error(w, "journal unavailable", http.StatusInternalServerError)
 			return
 		}
-		out := make([]policyJSON, 0, len(cfg.Policies))
-		for _, p := range cfg.Policies {
-			pj := policyJSON{Name: p.Name, Schedule: p.Schedule, Mode: string(cfg.EffectiveMode(p))}
-			if next, ok := d.sched.NextRun(p.Name); ok && !next.IsZero() {
-				pj.NextRun = &next
-			}
-			for _, run := range runs { // newest first
-				if run.Kind == "apply" && slices.Contains(run.Policies, p.Name) {
-					pj.LastRun = &lastRunJSON{ID: run.ID, Status: run.Status, StartedAt: run.StartedAt, FinishedAt: run.FinishedAt}
-					break
-				}
-			}
-			out = append(out, pj)
-		}
-		writeJSON(w, map[string]any{"policies": out})
+		d.writeJSON(w, map[string]any{"policies": pols})
 	})
+	mux.HandleFunc("GET /{$}", d.status)
 	mux.HandleFunc("GET /api/v1/runs", func(w http.ResponseWriter, r *http.Request) {
 		runs, err := d.app.journal.Runs(r.Context(), 50)
 		if err != nil {
@@ -294,7 +421,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		for i, r := range runs {
 			out[i] = toRunJSON(r)
 		}
-		writeJSON(w, map[string]any{"runs": out})
+		d.writeJSON(w, map[string]any{"runs": out})
 	})
 	mux.HandleFunc("GET /api/v1/runs/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -311,29 +438,43 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 		}
 		d.mu.Unlock()
 		if found != nil {
-			writeJSON(w, found)
+			d.writeJSON(w, found)
 			return
 		}
+		// Any run the journal has, with what it deleted: the decisions of
+		// a whole plan are kept in memory only for the recent runs above.
 		run, err := d.app.journal.Run(r.Context(), id)
-		if err != nil {
+		if errors.Is(err, journal.ErrNoRun) {
 			http.Error(w, "no such run", http.StatusNotFound)
 			return
 		}
-		writeJSON(w, toRunJSON(run)) // decisions are kept in memory only for recent runs
+		var dels []journal.Deletion
+		if err == nil {
+			f := journal.Filter{RunID: id}
+			if run.Kind == "restore" {
+				f = journal.Filter{RestoreRunID: id}
+			}
+			dels, err = d.app.journal.Deletions(r.Context(), f)
+		}
+		if err != nil {
+			http.Error(w, "journal unavailable", http.StatusInternalServerError)
+			return
+		}
+		d.writeJSON(w, journalRunJSON{runJSON: toRunJSON(run), Deletions: append([]journal.Deletion{}, dels...)})
 	})
 	return mux
 }
 
 // writeJSON answers v as JSON, with anything that looks like a token
 // redacted (error texts in reports come from servers).
-func writeJSON(w http.ResponseWriter, v any) {
+func (d *daemon) writeJSON(w http.ResponseWriter, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, policy.RedactTokens(string(b))+"\n")
+	io.WriteString(w, d.app.env.secrets.redact(string(b))+"\n")
 }
 
 // policyJSON is one policy as /api/v1/policies shows it.
@@ -351,6 +492,13 @@ type lastRunJSON struct {
 	Status     string     `json:"status"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// journalRunJSON is a run as the journal has it: its deletions (for a
+// restore run, the deletions it restored).
+type journalRunJSON struct {
+	runJSON
+	Deletions []journal.Deletion `json:"deletions"`
 }
 
 // runJSON is a journaled run in the JSON report's shape (cli.md), without

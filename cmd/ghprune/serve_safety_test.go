@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,20 +16,29 @@ import (
 
 // daemonRig runs serve in-process against the harness's simulator.
 type daemonRig struct {
-	base   string
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	exited chan int
+	base    string
+	logs    *syncBuffer
+	cancel  context.CancelFunc
+	exited  chan int
+	reloads chan error    // each reload decided, in order
+	ran     chan struct{} // each scheduled run finished
 }
 
 func (h *harness) serve(t *testing.T, cfg, token string, extra ...string) *daemonRig {
 	t.Helper()
 	addr := make(chan string, 1)
-	d := &daemonRig{logs: &syncBuffer{}, exited: make(chan int, 1)}
+	d := &daemonRig{logs: &syncBuffer{}, exited: make(chan int, 1), reloads: make(chan error, 64), ran: make(chan struct{}, 64)}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	e := env{stdout: d.logs, stderr: d.logs, clock: h.clock, getenv: func(string) string { return token },
-		onListen: func(a string) { addr <- a }}
+		onListen: func(a string) { addr <- a },
+		onRun:    func() { d.ran <- struct{}{} },
+		onReload: func(err error) {
+			select {
+			case d.reloads <- err:
+			default: // nobody is waiting for reloads in this test
+			}
+		}}
 	go func() {
 		d.exited <- run(ctx, append([]string{"serve", "-config", cfg, "-listen", "127.0.0.1:0", "-log-level", "debug"}, extra...), e)
 	}()
@@ -153,5 +163,60 @@ func TestServe_ReloadKeepsUnchangedSchedules(t *testing.T) {
 	}
 	if got := policiesNow(t, d.base); !mapsEqual(got, after) {
 		t.Errorf("a refused reload changed the policies: %v -> %v", after, got)
+	}
+}
+
+// A 401 in any run (a token revoked after the check) turns readiness and
+// the token metric at once, without waiting for the next check.
+func TestServe_A401InARunTurnsReadiness(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(1)
+	api := h.front(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/packages") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"message": "Bad credentials"}`))
+			return true
+		}
+		return false
+	})
+	cfg := h.configAt(api, "", "  - name: libs\n    schedule: \"@daily\"\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	d := h.serve(t, cfg, testToken, "-run-on-start")
+	waitFor(t, d.ran)
+	if code, _ := get(t, "GET", d.base+"/readyz"); code != 503 {
+		t.Errorf("/readyz = %d after a 401, want 503", code)
+	}
+	if _, m := get(t, "GET", d.base+"/metrics"); !strings.Contains(m, "ghprune_token_accepted 0") {
+		t.Errorf("token metric not 0 after a 401:\n%s", grepLines(m, "token"))
+	}
+}
+
+// A token revoked after a successful check is noticed at the next check,
+// a minute later, not never.
+func TestServe_ReadyzNoticesARevokedToken(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.seedLibs(1)
+	var revoked atomic.Bool
+	api := h.front(func(w http.ResponseWriter, r *http.Request) bool {
+		if revoked.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"message": "Bad credentials"}`))
+			return true
+		}
+		return false
+	})
+	cfg := h.configAt(api, "", "  - name: libs\n    schedule: \"@daily\"\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	d := h.serve(t, cfg, testToken)
+	if code, _ := get(t, "GET", d.base+"/readyz"); code != 200 {
+		t.Fatalf("/readyz = %d with a good token", code)
+	}
+	revoked.Store(true)
+	if code, _ := get(t, "GET", d.base+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d within the minute: the check is cached", code)
+	}
+	h.clock.Advance(tokenCheckTTL + time.Second)
+	if code, _ := get(t, "GET", d.base+"/readyz"); code != 503 {
+		t.Errorf("/readyz = %d a minute after the token was revoked, want 503", code)
 	}
 }
