@@ -140,7 +140,7 @@ func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubap
 		unread.Unreadable = ""
 		was := map[int64]string{}
 		for _, d := range pol.Decide(in, now, unread) {
-			was[d.Version.ID] = d.Rule
+			was[d.Version.ID] = string(d.Rule)
 		}
 		for i := range ds {
 			if ds[i].Rule == policy.RuleManifestUnreadable {
@@ -323,7 +323,7 @@ func (p *Planner) versions(ctx context.Context, pol *policy.Policy, owner github
 	// What was listed cannot be trusted: Decide keeps every version.
 	facts.ListingChanged = problem
 	if p.Facts != nil {
-		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, name, policy.RuleDownloadLimit)
+		refused, err := p.Facts.Refused(ctx, owner.Kind.String(), pol.Select.Owner, pol.Select.PackageType, name, string(policy.RuleDownloadLimit))
 		if err != nil {
 			return nil, facts, fmt.Errorf("read refusals of %q: %w", name, err)
 		}
@@ -382,7 +382,7 @@ func toReport(ds []policy.Decision) []*report.Decision {
 		out[i] = &report.Decision{
 			VersionID: d.Version.ID, Version: d.Version.Name, Tags: tags,
 			CreatedAt: d.Version.CreatedAt, UpdatedAt: d.Version.UpdatedAt,
-			Action: string(d.Action), Rule: d.Rule, Reason: d.Reason, Parents: d.Parents,
+			Action: string(d.Action), Rule: string(d.Rule), Reason: d.Reason, Parents: d.Parents,
 		}
 	}
 	return out

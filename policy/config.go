@@ -125,9 +125,9 @@ type Rule struct {
 	AgeBasis    string      `yaml:"age_basis"`
 	MostRecent  *int        `yaml:"most_recent"`
 
-	descOnce                           sync.Once // describe() caches the version-independent part of reasons
-	desc                               string
-	quotedName, keepLabel, deleteLabel string
+	descOnce                  sync.Once // describe() caches the version-independent part of reasons
+	desc, quotedName, tagList string
+	keepLabel, deleteLabel    RuleID
 }
 
 // PolicyLimits bound what one run of a policy may delete.

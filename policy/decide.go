@@ -2,13 +2,10 @@ package policy
 
 import (
 	"cmp"
-	"fmt"
-	"runtime"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -34,25 +31,6 @@ const (
 	Delete Action = "delete"
 )
 
-// Rule labels that are not keep:<name> or delete:<name>.
-const (
-	RuleProtectedTag       = "protected:tag"
-	RuleProtectedVersion   = "protected:version"
-	RuleProtectedNewer     = "protected:newer_than"
-	RuleProtectedKeepLeast = "protected:keep_at_least"
-	RuleDownloadLimit      = "download-limit"
-	RuleNoRule             = "no-rule"
-	RuleLastVersion        = "last-version"
-	RuleCircuitBreaker     = "circuit-breaker"
-	RuleDeferred           = "deferred"
-	// RuleInvalidTime keeps a version whose date the decision needs is
-	// missing, does not parse or lies in the future: its age is unknown.
-	RuleInvalidTime = "invalid-time"
-	// RuleListingChanged keeps every version of a package whose listing
-	// changed while it was paged.
-	RuleListingChanged = "listing-changed"
-)
-
 // FutureTolerance is how far past now a timestamp may lie before it counts
 // as invalid: clocks differ a little, and versions are pushed while a run
 // lists packages.
@@ -65,7 +43,7 @@ type Decision struct {
 	// a million of these); it must not be changed while decisions are used.
 	Version *Version
 	Action  Action
-	Rule    string
+	Rule    RuleID
 	Reason  string
 	// Parents, on a deletion, are the deleted versions that refer to this
 	// one (its indexes, or the subject it signs): they are deleted first,
@@ -90,180 +68,20 @@ type Facts struct {
 	ListingChanged string
 }
 
-// Decide returns a decision for every version of one package under p at now,
-// newest first (each pointing at its element of versions), following the
-// fixed order: dates (a version of unknown age is kept), protect, keep rules,
-// delete rules, graph, floors (keep_at_least, last version), circuit breaker. It is a
-// pure function: the result depends neither on the order of rules nor on the
-// order versions arrive in. The per-run cap is applied across packages by
-// ApplyRunLimit.
+// Decide returns a decision for every version of one package under p at
+// now, newest first, each pointing at its element of versions. It runs the
+// steps of Steps in order, all but the last (run-cap), which spans the
+// packages of a policy run: ApplyRunLimit. It is a pure function: the
+// result depends neither on the order of rules nor on the order versions
+// arrive in.
 func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decision {
-	// Decisions are built from a sorted copy of the versions; vs is a view
-	// of it so the rules read versions without copying them again.
-	ds := make([]Decision, len(versions))
-	for i := range versions {
-		ds[i].Version = &versions[i]
-	}
-	slices.SortFunc(ds, func(a, b Decision) int { return compareNewest(*a.Version, *b.Version, "created_at") })
-	vs := make([]*Version, len(ds))
-	for i := range ds {
-		vs[i] = ds[i].Version
-	}
-	decided := make([]bool, len(ds))
-	container := p.Select.IsContainer()
-	set := func(i int, a Action, rule, reason string) {
-		ds[i].Action, ds[i].Rule, ds[i].Reason = a, rule, reason
-		if a == Keep {
-			ds[i].Parents = nil
-		}
-		decided[i] = true
-	}
-
-	// 0. A listing that changed while it was paged may miss versions (an
-	// index whose children would then look unreferenced): keep it all.
-	if facts.ListingChanged != "" {
-		for i := range ds {
-			set(i, Keep, RuleListingChanged, facts.ListingChanged)
-		}
-		return ds
-	}
-
-	// 1. Dates. A version whose age is unknown is kept, and it takes no
-	// most_recent or keep_at_least slot from a version whose age is known.
-	invalid := p.invalidTimes(vs, now)
-	for i, why := range invalid {
-		if why != "" {
-			set(i, Keep, RuleInvalidTime, why)
-		}
-	}
-
-	// 2. Protect.
-	for i, v := range vs {
-		if decided[i] {
-			continue
-		}
-		switch {
-		case len(p.Protect.Tags) > 0 && p.Protect.Tags.MatchAny(v.Tags):
-			t := firstMatch(p.Protect.Tags, v.Tags)
-			set(i, Keep, RuleProtectedTag, "tag "+strconv.Quote(t)+" is protected by protect.tags")
-		case len(p.Protect.Versions) > 0 && p.Protect.Versions.Match(v.Name):
-			set(i, Keep, RuleProtectedVersion, "version "+strconv.Quote(v.Name)+" is protected by protect.versions")
-		case p.Protect.NewerThan > 0 && now.Sub(v.CreatedAt) < time.Duration(p.Protect.NewerThan):
-			set(i, Keep, RuleProtectedNewer, "created "+age(now, v.CreatedAt)+" ago, within protect.newer_than "+p.Protect.NewerThan.String())
-		case facts.DownloadLimited != nil && facts.DownloadLimited(v.ID):
-			set(i, Keep, RuleDownloadLimit, "GitHub refused to delete it before: a public version with more than 5,000 downloads")
-		}
-	}
-
-	// 3. Keep rules, then 4. delete rules. Each rule's matches are computed
-	// over all versions first (most_recent ranks before anything is deleted);
-	// when several rules match, the alphabetically first name is reported so
-	// that reordering rules changes nothing.
-	for _, kind := range []struct {
-		rules  []*Rule
-		action Action
-	}{{p.Keep, Keep}, {p.Delete, Delete}} {
-		best := make([]*Rule, len(vs))
-		for _, r := range kind.rules {
-			for i, m := range r.matches(vs, now, container, invalid) {
-				if m && !decided[i] && (best[i] == nil || r.Name < best[i].Name) {
-					best[i] = r
-				}
-			}
-		}
-		for i, r := range best {
-			if r != nil {
-				set(i, kind.action, r.label(kind.action), r.reason(kind.action, *vs[i], now))
-			}
-		}
-	}
-	for i := range vs {
-		if !decided[i] {
-			set(i, Keep, RuleNoRule, "no keep or delete rule matches")
-		}
-	}
-
-	// 5. Graph: never break a multi-platform image or orphan a signature.
-	var byName map[string]int
-	var deps, subjects map[string][]string
-	if container && facts.Unreadable != "" {
-		for i := range ds {
-			if ds[i].Action == Delete {
-				set(i, Keep, RuleManifestUnreadable, "manifest "+short(facts.Unreadable)+" could not be read: the package is kept whole this run; was "+ds[i].Rule)
-			}
-		}
-	} else if container && facts.Manifests != nil {
-		byName = make(map[string]int, len(ds))
-		for i := range ds {
-			byName[ds[i].Version.Name] = i
-		}
-		deps, subjects = dependents(vs, facts.Manifests)
-		graph(ds, byName, deps, subjects, set)
-	}
-
-	// 6. Floors. vs is newest first, so the first candidates found are the newest.
-	if k := p.Protect.KeepAtLeast; k > 0 {
-		for i, n := 0, 0; i < len(vs) && n < k; i++ {
-			if invalid != nil && invalid[i] != "" {
-				continue // its age is unknown: it is not among the newest
-			}
-			n++
-			if ds[i].Action == Delete {
-				set(i, Keep, RuleProtectedKeepLeast, "one of the "+strconv.Itoa(k)+" newest versions (protect.keep_at_least); "+ds[i].Reason)
-			}
-		}
-	}
-	rescueNewest := func(want func(Version) bool, reason string) {
-		for i := range vs {
-			if ds[i].Action == Keep && want(*vs[i]) {
-				return
-			}
-		}
-		for i := range vs {
-			if ds[i].Action == Delete && want(*vs[i]) {
-				set(i, Keep, RuleLastVersion, reason)
-				return
-			}
-		}
-	}
-	rescueNewest(func(Version) bool { return true },
-		"the newest version would be the last: GitHub refuses to delete a package's last version")
-	if container {
-		rescueNewest(func(v Version) bool { return len(v.Tags) > 0 },
-			"the newest tagged version would be the last tagged one: GitHub refuses to delete it")
-	}
-
-	if deps != nil {
-		// A floor may have rescued an index whose children were set to go:
-		// they stay with it.
-		keepClosure(ds, byName, deps, set)
-	}
-
-	// 7. Circuit breaker: a plan that deletes too large a share of a package
-	// more likely means a wrong rule than real garbage.
-	if pct := p.Limits.MaxDeletePercent; pct > 0 && len(vs) > 0 {
-		n := 0
-		for _, d := range ds {
-			if d.Action == Delete {
-				n++
-			}
-		}
-		share := float64(n) * 100 / float64(len(vs))
-		if share > pct {
-			reason := fmt.Sprintf("the plan would delete %d of %d versions (%.0f%%), over limits.max_delete_percent %g: package left whole", n, len(vs), share, pct)
-			for i := range ds {
-				if ds[i].Action == Delete {
-					set(i, Keep, RuleCircuitBreaker, reason)
-				}
-			}
-		}
-	}
-	return ds
+	return p.decide(versions, now, facts).ds
 }
 
-// ApplyRunLimit caps the deletions of one policy run at max (0 = no cap)
-// across all its packages: the oldest candidates go first and the rest are
-// kept as deferred, to be deleted by a later run. Deletions linked by
+// ApplyRunLimit is run-cap, the last step of Steps: it caps the deletions
+// of one policy run at max (0 = no cap) across the plans Decide made for
+// its packages. The oldest candidates go first and the rest are kept as
+// deferred, to be deleted by a later run. Deletions linked by
 // Parents (an index and its children, an image and its signatures) form a
 // family that is admitted parents first: a prefix of a family may go (an
 // index without its children leaves orphans for the next run), but never a
@@ -308,15 +126,70 @@ func ApplyRunLimit(plans [][]Decision, max int) {
 			items = append(items, it)
 		}
 	}
-	slices.SortFunc(items, func(a, b item) int {
+	// Only which deletions are admitted matters, not their order: select
+	// the first max instead of sorting them all. The package and index end
+	// the order so that it is total and the choice never depends on how
+	// the selection runs.
+	selectFirst(items, max, func(a, b item) int {
 		return cmp.Or(cmp.Compare(a.famAt, b.famAt), cmp.Compare(a.famID, b.famID), cmp.Compare(a.depth, b.depth),
-			cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
+			cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id), cmp.Compare(a.p, b.p), cmp.Compare(a.i, b.i))
 	})
 	reason := "over limits.max_deletes_per_run " + strconv.Itoa(max) + ": deferred to a later run (oldest are deleted first)"
 	for _, it := range items[max:] {
 		d := &plans[it.p][it.i]
 		d.Action, d.Rule, d.Reason, d.Parents = Keep, RuleDeferred, reason, nil
 	}
+}
+
+// selectFirst reorders s so that s[:k] holds its k first elements by
+// compare, a total order, in no particular order: quickselect, in
+// expected linear time, which sorts what is left once the recursion runs
+// deeper than a sort would.
+func selectFirst[T any](s []T, k int, compare func(a, b T) int) {
+	depth := 2 * bits.Len(uint(len(s)))
+	lo, hi := 0, len(s)
+	for hi-lo > 12 {
+		if depth == 0 {
+			break
+		}
+		depth--
+		p := lo + partition(s[lo:hi], compare)
+		switch {
+		case k < p:
+			hi = p
+		case k > p:
+			lo = p + 1
+		default:
+			return
+		}
+	}
+	slices.SortFunc(s[lo:hi], compare)
+}
+
+// partition puts the median of s's first, middle and last elements in its
+// place, the smaller elements before it and the larger after, and returns
+// its index.
+func partition[T any](s []T, compare func(a, b T) int) int {
+	n, m := len(s), len(s)/2
+	if compare(s[m], s[0]) < 0 {
+		s[m], s[0] = s[0], s[m]
+	}
+	if compare(s[n-1], s[0]) < 0 {
+		s[n-1], s[0] = s[0], s[n-1]
+	}
+	if compare(s[n-1], s[m]) < 0 {
+		s[n-1], s[m] = s[m], s[n-1]
+	}
+	s[m], s[n-1] = s[n-1], s[m] // the median is the pivot, at the end
+	i := 0
+	for j := 0; j < n-1; j++ {
+		if compare(s[j], s[n-1]) < 0 {
+			s[i], s[j] = s[j], s[i]
+			i++
+		}
+	}
+	s[i], s[n-1] = s[n-1], s[i]
+	return i
 }
 
 // familyInfo groups a package's deletions linked by Parents.
@@ -419,14 +292,14 @@ func (r *Rule) matches(vs []*Version, now time.Time, container bool, invalid []s
 		if invalid != nil && invalid[i] != "" {
 			continue
 		}
-		if r.matchVersion(*v, now, container) {
+		if r.matchVersion(v, now, container) {
 			out[i] = true
 			idx = append(idx, i)
 		}
 	}
 	if r.MostRecent != nil && len(idx) > *r.MostRecent {
 		basis := r.basis()
-		slices.SortStableFunc(idx, func(a, b int) int { return compareNewest(*vs[a], *vs[b], basis) })
+		slices.SortStableFunc(idx, func(a, b int) int { return compareNewest(vs[a], vs[b], basis) })
 		for _, i := range idx[*r.MostRecent:] {
 			out[i] = false
 		}
@@ -488,14 +361,14 @@ func (r *Rule) basis() string {
 	return r.AgeBasis
 }
 
-func ageOf(v Version, basis string) time.Time {
+func ageOf(v *Version, basis string) time.Time {
 	if basis == "updated_at" && !v.UpdatedAt.IsZero() {
 		return v.UpdatedAt
 	}
 	return v.CreatedAt
 }
 
-func (r *Rule) matchVersion(v Version, now time.Time, container bool) bool {
+func (r *Rule) matchVersion(v *Version, now time.Time, container bool) bool {
 	if len(r.Tags) > 0 && !r.Tags.MatchAny(v.Tags) {
 		return false
 	}
@@ -548,31 +421,25 @@ func (r *Rule) matchVersion(v Version, now time.Time, container bool) bool {
 
 // reason says in one sentence why r decided v. The conditions that do not
 // depend on the version are described once per rule (describe); the rest is
-// concatenated, not formatted, because a plan writes a million of these.
-func (r *Rule) reason(a Action, v Version, now time.Time) string {
-	var b strings.Builder
-	b.Grow(96) // most reasons fit: one allocation
-	b.WriteString(string(a))
-	b.WriteString(" rule ")
-	b.WriteString(r.quoted())
-	b.WriteString(": ")
+// appended, not formatted, into a buffer on the stack, because a plan
+// writes a million of these: the string is the only allocation.
+func (r *Rule) reason(a Action, v *Version, now time.Time) string {
+	var buf [160]byte
+	b := append(buf[:0], a...)
+	b = append(b, " rule "...)
+	b = append(b, r.quoted()...)
+	b = append(b, ": "...)
 	n := 0
-	sep := func() {
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		n++
-	}
 	if len(r.Tags) > 0 {
-		sep()
-		b.WriteString("tag ")
-		b.WriteString(strconv.Quote(firstMatch(r.Tags, v.Tags)))
-		b.WriteString(" matches ")
-		b.WriteString(patternList(r.Tags))
+		b, n = appendSep(b, n)
+		b = append(b, "tag "...)
+		b = strconv.AppendQuote(b, firstMatch(r.Tags, v.Tags))
+		b = append(b, " matches "...)
+		b = append(b, r.tagList...)
 	}
 	if d := r.describe(); d != "" {
-		sep()
-		b.WriteString(d)
+		b, n = appendSep(b, n)
+		b = append(b, d...)
 	}
 	if r.OlderThan > 0 || r.NewerThan > 0 {
 		basis := r.basis()
@@ -580,34 +447,42 @@ func (r *Rule) reason(a Action, v Version, now time.Time) string {
 		if basis == "updated_at" {
 			verb = "updated "
 		}
-		ago := age(now, ageOf(v, basis))
-		for _, c := range []struct {
+		at := ageOf(v, basis)
+		for _, c := range [...]struct {
 			d    Duration
 			what string
 		}{{r.OlderThan, " ago, older than "}, {r.NewerThan, " ago, newer than "}} {
 			if c.d > 0 {
-				sep()
-				b.WriteString(verb)
-				b.WriteString(ago)
-				b.WriteString(c.what)
-				b.WriteString(c.d.String())
+				b, n = appendSep(b, n)
+				b = append(b, verb...)
+				b = appendAge(b, now, at)
+				b = append(b, c.what...)
+				b = c.d.appendTo(b)
 			}
 		}
 	}
 	if r.MostRecent != nil {
-		sep()
-		b.WriteString("among the ")
-		b.WriteString(strconv.Itoa(*r.MostRecent))
-		b.WriteString(" most recent it selects")
+		b, n = appendSep(b, n)
+		b = append(b, "among the "...)
+		b = strconv.AppendInt(b, int64(*r.MostRecent), 10)
+		b = append(b, " most recent it selects"...)
 	}
 	if n == 0 {
-		b.WriteString("matches every version")
+		b = append(b, "matches every version"...)
 	}
-	return b.String()
+	return string(b)
 }
 
-// label is the rule's report label, keep:<name> or delete:<name>, computed once.
-func (r *Rule) label(a Action) string {
+// appendSep separates the n-th condition of a reason from the previous ones.
+func appendSep(b []byte, n int) ([]byte, int) {
+	if n > 0 {
+		b = append(b, ", "...)
+	}
+	return b, n + 1
+}
+
+// label is the rule id of a decision by r, keep:<name> or delete:<name>, computed once.
+func (r *Rule) label(a Action) RuleID {
 	r.describe()
 	if a == Keep {
 		return r.keepLabel
@@ -641,8 +516,11 @@ func (r *Rule) describe() string {
 			conds = append(conds, "satisfies semver "+r.Semver.String())
 		}
 		r.desc = strings.Join(conds, ", ")
+		if len(r.Tags) > 0 {
+			r.tagList = patternList(r.Tags)
+		}
 		r.quotedName = strconv.Quote(r.Name)
-		r.keepLabel, r.deleteLabel = "keep:"+r.Name, "delete:"+r.Name
+		r.keepLabel, r.deleteLabel = KeepRuleID(r.Name), DeleteRuleID(r.Name)
 	})
 	return r.desc
 }
@@ -666,61 +544,35 @@ func patternList(ps Patterns) string {
 
 // age formats a duration for people: 3h, 12d.
 func age(now, t time.Time) string {
+	var buf [24]byte
+	return string(appendAge(buf[:0], now, t))
+}
+
+// appendAge appends age(now, t) to b.
+func appendAge(b []byte, now, t time.Time) []byte {
 	d := now.Sub(t)
+	h := int64(d.Hours())
 	switch {
 	case d < 0:
-		return "0s"
+		return append(b, "0s"...)
 	case d < time.Hour:
-		return d.Round(time.Minute).String()
+		return append(b, d.Round(time.Minute).String()...)
 	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + "h"
-	case d < 10*24*time.Hour && int(d.Hours())%24 != 0:
+		return append(strconv.AppendInt(b, h, 10), 'h')
+	case d < 10*24*time.Hour && h%24 != 0:
 		// Near a threshold such as 7d, the hours tell why it matched.
-		return strconv.Itoa(int(d.Hours()/24)) + "d" + strconv.Itoa(int(d.Hours())%24) + "h"
+		b = append(strconv.AppendInt(b, h/24, 10), 'd')
+		return append(strconv.AppendInt(b, h%24, 10), 'h')
 	default:
-		return strconv.Itoa(int(d.Hours()/24)) + "d"
+		return append(strconv.AppendInt(b, int64(d.Hours()/24), 10), 'd')
 	}
 }
 
 // compareNewest orders newer versions first by basis, then higher ids, so
 // the order is total and independent of how versions arrived.
-func compareNewest(a, b Version, basis string) int {
+func compareNewest(a, b *Version, basis string) int {
 	if c := ageOf(b, basis).Compare(ageOf(a, basis)); c != 0 {
 		return c
 	}
 	return cmp.Compare(b.ID, a.ID)
-}
-
-// DecideAll decides many packages of one policy, spreading them over up to
-// workers goroutines (0 = GOMAXPROCS): Decide is pure, so packages are
-// independent. facts(i) gives the facts of package i (nil: none). The
-// per-run cap is applied across all of them.
-func (p *Policy) DecideAll(pkgs [][]Version, now time.Time, facts func(i int) Facts, workers int) [][]Decision {
-	out := make([][]Decision, len(pkgs))
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, len(pkgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(pkgs) {
-					return
-				}
-				var f Facts
-				if facts != nil {
-					f = facts(i)
-				}
-				out[i] = p.Decide(pkgs[i], now, f)
-			}
-		}()
-	}
-	wg.Wait()
-	ApplyRunLimit(out, p.Limits.MaxDeletesPerRun)
-	return out
 }

@@ -28,7 +28,7 @@ func mustPolicy(t *testing.T, packageType, body string) *Policy {
 func verdicts(ds []Decision) map[string]string {
 	m := map[string]string{}
 	for _, d := range ds {
-		m[d.Version.Name] = string(d.Action) + " " + d.Rule
+		m[d.Version.Name] = string(d.Action) + " " + string(d.Rule)
 	}
 	return m
 }

@@ -192,26 +192,39 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, kp keyPath) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, path, "expected a list, got %s", describe(n))
-			return
-		}
-		if len(n.Content) == 0 && v.Type() == reflect.TypeOf(Patterns(nil)) {
-			// An empty pattern list reads as "no condition": refuse it, so a
-			// half-edited list never widens a rule.
-			d.errorf(n, path, "empty pattern list: give patterns or remove the key")
-			return
-		}
-		// Every element will be walked: refuse before allocating a slice
-		// the budget cannot pay for.
-		if !d.charge(len(n.Content)) {
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, s.Index(i), keyPath{path, i})
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, path)
+	default:
+		d.decodeScalar(n, v, path)
+	}
+}
+
+// decodeSlice decodes the list n into the slice v.
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "expected a list, got %s", describe(n))
+		return
+	}
+	if len(n.Content) == 0 && v.Type() == reflect.TypeOf(Patterns(nil)) {
+		// An empty pattern list reads as "no condition": refuse it, so a
+		// half-edited list never widens a rule.
+		d.errorf(n, path, "empty pattern list: give patterns or remove the key")
+		return
+	}
+	// Every element will be walked: refuse before allocating a slice
+	// the budget cannot pay for.
+	if !d.charge(len(n.Content)) {
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, s.Index(i), keyPath{path, i})
+	}
+	v.Set(s)
+}
+
+// decodeScalar decodes n into v, a string, bool or number.
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	switch v.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.errorf(n, path, "expected a string, got %s", describe(n))
@@ -226,30 +239,38 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, kp keyPath) {
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			d.errorf(n, path, "expected a whole number, got %s", describe(n))
-			return
-		}
-		i, err := strconv.ParseInt(n.Value, 0, 64)
-		if err != nil {
-			d.errorf(n, path, "expected a whole number, got %q", n.Value)
-			return
-		}
-		v.SetInt(i)
+		d.decodeInt(n, v, path)
 	case reflect.Float64:
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-			d.errorf(n, path, "expected a number, got %s", describe(n))
-			return
-		}
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil {
-			d.errorf(n, path, "expected a number, got %q", n.Value)
-			return
-		}
-		v.SetFloat(f)
+		d.decodeFloat(n, v, path)
 	default:
 		d.errorf(n, path, "cannot decode into %s", v.Type())
 	}
+}
+
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, path, "expected a whole number, got %s", describe(n))
+		return
+	}
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if err != nil {
+		d.errorf(n, path, "expected a whole number, got %q", n.Value)
+		return
+	}
+	v.SetInt(i)
+}
+
+func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+		d.errorf(n, path, "expected a number, got %s", describe(n))
+		return
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+	if err != nil {
+		d.errorf(n, path, "expected a number, got %q", n.Value)
+		return
+	}
+	v.SetFloat(f)
 }
 
 // pattern decodes a pattern through the cache. Only patterns that compile

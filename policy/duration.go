@@ -87,9 +87,15 @@ func (d *Duration) unmarshalNode(n *yaml.Node) error {
 
 // String formats d compactly, using days where it divides evenly.
 func (d Duration) String() string {
+	var buf [32]byte
+	return string(d.appendTo(buf[:0]))
+}
+
+// appendTo appends d.String() to b, for reasons written a million times.
+func (d Duration) appendTo(b []byte) []byte {
 	t := time.Duration(d)
 	if t > 0 && t%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", t/(24*time.Hour))
+		return append(strconv.AppendInt(b, int64(t/(24*time.Hour)), 10), 'd')
 	}
-	return t.String()
+	return append(b, t.String()...)
 }

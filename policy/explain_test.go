@@ -18,7 +18,7 @@ func TestExplain_MarksTheDecidingStep(t *testing.T) {
 	cases := []struct {
 		id      int64
 		decided string
-		rule    string
+		rule    RuleID
 		detail  string
 	}{
 		{1, "protect.tags", RuleProtectedTag, "[latest]"},
@@ -26,7 +26,7 @@ func TestExplain_MarksTheDecidingStep(t *testing.T) {
 		{2, "delete[old-main]", "delete:old-main", "older than 20d"},
 		{4, "delete[orphans]", "delete:orphans", "untagged"},
 		{5, "no-rule", RuleNoRule, "no keep or delete rule"},
-		{6, "floor.keep_at_least", RuleProtectedKeepLeast, "rank 2 of 6"},
+		{6, "floors.keep_at_least", RuleProtectedKeepLeast, "rank 2 of 6"},
 	}
 	for _, c := range cases {
 		steps, d, err := p.Explain(vs, c.id, now, Facts{})

@@ -16,13 +16,6 @@ type Manifest struct {
 	Blobs    map[string]int64 // config and layer digests with their sizes
 }
 
-// Rule labels of the graph step.
-const (
-	RuleReferencedBy       = "referenced-by" // referenced-by:<digest>
-	RuleOrphanedBy         = "orphaned-by"   // orphaned-by:<digest>
-	RuleManifestUnreadable = "manifest-unreadable"
-)
-
 // cosignTag recognizes cosign's tag scheme: sha256-<hex>.sig, .att, .sbom,
 // and the bare sha256-<hex> of a bundle index, all naming their subject.
 var cosignTag = regexp.MustCompile(`^sha256-([0-9a-f]{64})(\.sig|\.att|\.sbom)?$`)
@@ -70,11 +63,12 @@ func orphanable(v *Version, parent string) bool {
 	return true
 }
 
-// graph applies step 5 to ds (container packages only): versions a kept
+// graph decides, in the graph step, by the manifests: versions a kept
 // version depends on are kept, the dependents of deleted versions that no
 // rule decided go with them, and each deletion with a deleted parent names
 // it (Decision.Parents) so parents are deleted first and deferred together.
-func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]string, set func(i int, a Action, rule, reason string)) {
+func (st *pkgState) graph() {
+	ds := st.ds
 	// A referrer or signature whose subject is not a version of this
 	// package (cosign's COSIGN_REPOSITORY puts signatures in another
 	// package) may belong to a kept image elsewhere: keep it.
@@ -82,14 +76,14 @@ func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]str
 		if ds[i].Action != Delete {
 			continue
 		}
-		for _, subj := range subjects[ds[i].Version.Name] {
-			if _, ok := byName[subj]; !ok {
-				set(i, Keep, RuleReferencedBy+":"+subj, "refers to "+short(subj)+", which is not an active version of this package: kept, as it may be a kept image elsewhere; was "+ds[i].Rule)
+		for _, subj := range st.subjects[ds[i].Version.Name] {
+			if _, ok := st.byName[subj]; !ok {
+				st.set(i, Keep, ReferencedByRuleID(subj), "refers to "+short(subj)+", which is not an active version of this package: kept, as it may be a kept image elsewhere; was "+string(ds[i].Rule))
 				break
 			}
 		}
 	}
-	referenced := keepClosure(ds, byName, deps, set)
+	referenced := st.keepClosure()
 	queue := []int{}
 	for i := range ds {
 		if ds[i].Action == Delete {
@@ -99,8 +93,8 @@ func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]str
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, child := range deps[ds[p].Version.Name] {
-			c, ok := byName[child]
+		for _, child := range st.deps[ds[p].Version.Name] {
+			c, ok := st.byName[child]
 			if !ok || c == p {
 				continue
 			}
@@ -111,7 +105,7 @@ func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]str
 					ds[c].Parents = append(ds[c].Parents, parent)
 				}
 			case ds[c].Rule == RuleNoRule && !referenced[c] && orphanable(ds[c].Version, parent):
-				set(c, Delete, RuleOrphanedBy+":"+parent, "belongs to "+short(parent)+", which is deleted ("+ds[p].Rule+"), and no kept version refers to it")
+				st.set(c, Delete, OrphanedByRuleID(parent), "belongs to "+short(parent)+", which is deleted ("+string(ds[p].Rule)+"), and no kept version refers to it")
 				ds[c].Parents = []string{parent}
 				queue = append(queue, c)
 			}
@@ -121,7 +115,8 @@ func graph(ds []Decision, byName map[string]int, deps, subjects map[string][]str
 
 // keepClosure keeps everything kept versions depend on, transitively, and
 // returns which versions are so referenced.
-func keepClosure(ds []Decision, byName map[string]int, deps map[string][]string, set func(i int, a Action, rule, reason string)) map[int]bool {
+func (st *pkgState) keepClosure() map[int]bool {
+	ds := st.ds
 	referenced := map[int]bool{}
 	queue := []int{}
 	for i := range ds {
@@ -132,15 +127,15 @@ func keepClosure(ds []Decision, byName map[string]int, deps map[string][]string,
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		for _, child := range deps[ds[k].Version.Name] {
-			c, ok := byName[child]
+		for _, child := range st.deps[ds[k].Version.Name] {
+			c, ok := st.byName[child]
 			if !ok || c == k || referenced[c] {
 				continue
 			}
 			referenced[c] = true
 			if ds[c].Action == Delete {
 				parent := ds[k].Version.Name
-				set(c, Keep, RuleReferencedBy+":"+parent, "referenced by kept "+short(parent)+" ("+ds[k].Rule+"); was "+ds[c].Rule)
+				st.set(c, Keep, ReferencedByRuleID(parent), "referenced by kept "+short(parent)+" ("+string(ds[k].Rule)+"); was "+string(ds[c].Rule))
 			}
 			queue = append(queue, c)
 		}

@@ -458,6 +458,7 @@ func (g *glob) parseSeq(pos int, up *globSeq, upIdx int) (*globSeq, int, error) 
 			break
 		}
 		it := &globItem{start: pos}
+		var err error
 		switch c {
 		case '\\':
 			r, w := utf8.DecodeRuneInString(src[pos+1:])
@@ -468,46 +469,17 @@ func (g *glob) parseSeq(pos int, up *globSeq, upIdx int) (*globSeq, int, error) 
 		case '?':
 			it.op, pos = globAny, pos+1
 		case '[':
-			var err error
-			if pos, err = it.parseClass(src, pos); err != nil {
-				return nil, 0, err
-			}
+			pos, err = it.parseClass(src, pos)
 		case '*':
-			if pos+1 < len(src) && src[pos+1] == '*' {
-				segStart := pos == 0 || src[pos-1] == '/'
-				switch {
-				case pos > 0 && strings.IndexByte("{,}", src[pos-1]) >= 0 || pos+2 < len(src) && strings.IndexByte("{,}", src[pos+2]) >= 0:
-					return nil, 0, fmt.Errorf("** next to {} means ** or * depending on the alternative taken; write it inside the alternatives, as a whole path segment")
-				case segStart && pos+2 == len(src):
-					it.op, pos = globAll, pos+2
-				case segStart && src[pos+2] == '/':
-					it.op, pos = globDir, pos+3
-				default:
-					return nil, 0, fmt.Errorf("** must be a whole path segment (a/**/b, **/b, a/**); use * within a segment")
-				}
-			} else {
-				it.op, pos = globStar, pos+1
-			}
+			pos, err = it.parseStar(src, pos)
 		case '{':
-			it.op = globAlt
-			pos++
-			for {
-				alt, end, err := g.parseSeq(pos, s, len(s.items))
-				if err != nil {
-					return nil, 0, err
-				}
-				it.alts = append(it.alts, alt)
-				if end >= len(src) {
-					return nil, 0, fmt.Errorf("unclosed {")
-				}
-				pos = end + 1
-				if src[end] == '}' {
-					break
-				}
-			}
+			pos, err = g.parseAlt(it, s, pos)
 		default:
 			r, w := utf8.DecodeRuneInString(src[pos:])
 			it.op, it.lit, pos = globLit, r, pos+w
+		}
+		if err != nil {
+			return nil, 0, err
 		}
 		it.end = pos
 		s.items = append(s.items, it)
@@ -515,6 +487,48 @@ func (g *glob) parseSeq(pos int, up *globSeq, upIdx int) (*globSeq, int, error) 
 	}
 	s.end = pos
 	return s, pos, nil
+}
+
+// parseStar reads the * or ** at src[pos] and returns the position after it.
+func (it *globItem) parseStar(src string, pos int) (int, error) {
+	if pos+1 >= len(src) || src[pos+1] != '*' {
+		it.op = globStar
+		return pos + 1, nil
+	}
+	segStart := pos == 0 || src[pos-1] == '/'
+	switch {
+	case pos > 0 && strings.IndexByte("{,}", src[pos-1]) >= 0 || pos+2 < len(src) && strings.IndexByte("{,}", src[pos+2]) >= 0:
+		return 0, fmt.Errorf("** next to {} means ** or * depending on the alternative taken; write it inside the alternatives, as a whole path segment")
+	case segStart && pos+2 == len(src):
+		it.op = globAll
+		return pos + 2, nil
+	case segStart && src[pos+2] == '/':
+		it.op = globDir
+		return pos + 3, nil
+	default:
+		return 0, fmt.Errorf("** must be a whole path segment (a/**/b, **/b, a/**); use * within a segment")
+	}
+}
+
+// parseAlt reads the {} group at src[pos], item it of s, and returns the
+// position after it.
+func (g *glob) parseAlt(it *globItem, s *globSeq, pos int) (int, error) {
+	it.op = globAlt
+	pos++
+	for {
+		alt, end, err := g.parseSeq(pos, s, len(s.items))
+		if err != nil {
+			return 0, err
+		}
+		it.alts = append(it.alts, alt)
+		if end >= len(g.src) {
+			return 0, fmt.Errorf("unclosed {")
+		}
+		pos = end + 1
+		if g.src[end] == '}' {
+			return pos, nil
+		}
+	}
 }
 
 // parseClass reads the class at src[pos] the way doublestar's matcher
@@ -705,69 +719,11 @@ func indexNextAlt(s string) int {
 
 // check refuses the constructs listed at parseGlob.
 func (g *glob) check() error {
-	starNext := map[*globSeq][]int8{}
-	var startsStar func(s *globSeq, i int) bool
-	startsStar = func(s *globSeq, i int) bool {
-		if i == len(s.items) {
-			return s.up != nil && startsStar(s.up, s.upIdx+1)
-		}
-		memo := starNext[s]
-		if memo == nil {
-			memo = make([]int8, len(s.items))
-			starNext[s] = memo
-		}
-		if memo[i] != 0 {
-			return memo[i] > 0
-		}
-		it, v := s.items[i], false
-		switch it.op {
-		case globStar, globDir, globAll:
-			v = true
-		case globAlt:
-			for _, a := range it.alts {
-				if v = startsStar(a, 0); v {
-					break
-				}
-			}
-		}
-		memo[i] = -1
-		if v {
-			memo[i] = 1
-		}
-		return v
-	}
-	var stars []int
-	dirs := 0
-	var walk func(s *globSeq) error
-	walk = func(s *globSeq) error {
-		for i, it := range s.items {
-			switch it.op {
-			case globDir:
-				if t := g.text(s, it.end); dirs > 0 && (t == "" || t[0] == '{' && g.canBeEmpty(t)) {
-					return fmt.Errorf("the **/ at byte %d can end the pattern after another **/, which doublestar matches inconsistently; end the pattern with /** instead", it.start)
-				}
-				dirs++
-			case globStar:
-				stars = append(stars, it.start)
-				if startsStar(s, i+1) {
-					return fmt.Errorf("the * at byte %d and a * from a {} alternative next to it would form **; move the * into every alternative or out of them", it.start)
-				}
-				if t := g.text(s, it.end); t != "" && t[0] == '{' && g.canBeEmpty(t) {
-					return fmt.Errorf("the * at byte %d is followed only by {} alternatives that can be empty, which doublestar matches inconsistently; write the alternatives out, e.g. {a*,a*b} for a*{,b}", it.start)
-				}
-			case globAlt:
-				for _, a := range it.alts {
-					if err := walk(a); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(g.top); err != nil {
+	c := &globCheck{g: g, starNext: map[*globSeq][]int8{}}
+	if err := c.walk(g.top); err != nil {
 		return err
 	}
+	stars := c.stars
 	for _, it := range g.flat {
 		if it.op != globClass || !it.slash || len(stars) == 0 {
 			continue
@@ -777,6 +733,76 @@ func (g *glob) check() error {
 		}
 	}
 	return nil
+}
+
+// globCheck is the state of check's walk over the items.
+type globCheck struct {
+	g        *glob
+	starNext map[*globSeq][]int8 // memo of startsStar: 1 yes, -1 no, 0 unknown
+	stars    []int               // the positions of the * seen
+	dirs     int                 // the **/ seen
+}
+
+// walk checks the items of s, and those of its alternatives, in source order.
+func (c *globCheck) walk(s *globSeq) error {
+	g := c.g
+	for i, it := range s.items {
+		switch it.op {
+		case globDir:
+			if t := g.text(s, it.end); c.dirs > 0 && (t == "" || t[0] == '{' && g.canBeEmpty(t)) {
+				return fmt.Errorf("the **/ at byte %d can end the pattern after another **/, which doublestar matches inconsistently; end the pattern with /** instead", it.start)
+			}
+			c.dirs++
+		case globStar:
+			c.stars = append(c.stars, it.start)
+			if c.startsStar(s, i+1) {
+				return fmt.Errorf("the * at byte %d and a * from a {} alternative next to it would form **; move the * into every alternative or out of them", it.start)
+			}
+			if t := g.text(s, it.end); t != "" && t[0] == '{' && g.canBeEmpty(t) {
+				return fmt.Errorf("the * at byte %d is followed only by {} alternatives that can be empty, which doublestar matches inconsistently; write the alternatives out, e.g. {a*,a*b} for a*{,b}", it.start)
+			}
+		case globAlt:
+			for _, a := range it.alts {
+				if err := c.walk(a); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// startsStar reports whether the text from item i of s on can start with
+// a * (or **), through the alternatives of a {} group or, past the end of
+// s, what follows the group s is an alternative of.
+func (c *globCheck) startsStar(s *globSeq, i int) bool {
+	if i == len(s.items) {
+		return s.up != nil && c.startsStar(s.up, s.upIdx+1)
+	}
+	memo := c.starNext[s]
+	if memo == nil {
+		memo = make([]int8, len(s.items))
+		c.starNext[s] = memo
+	}
+	if memo[i] != 0 {
+		return memo[i] > 0
+	}
+	it, v := s.items[i], false
+	switch it.op {
+	case globStar, globDir, globAll:
+		v = true
+	case globAlt:
+		for _, a := range it.alts {
+			if v = c.startsStar(a, 0); v {
+				break
+			}
+		}
+	}
+	memo[i] = -1
+	if v {
+		memo[i] = 1
+	}
+	return v
 }
 
 // canBeEmpty reports whether t, which starts with `{`, can expand to
@@ -816,121 +842,14 @@ type globInfo struct {
 }
 
 func (g *glob) regexp() string {
-	info := map[*globSeq]*globInfo{}
-	var analyze func(s *globSeq) *globInfo
-	analyze = func(s *globSeq) *globInfo {
-		n := len(s.items)
-		in := &globInfo{hseq: make([]bool, n+1), last: make([]bool, n), pass: make([]bool, n), whole: true}
-		info[s] = in
-		for i := n - 1; i >= 0; i-- {
-			it := s.items[i]
-			zero := func() bool { return g.zeroLength(g.text(s, it.end)) }
-			switch it.op {
-			case globLit, globAny, globStar, globDir:
-				in.pass[i] = true
-				in.last[i] = zero()
-			case globClass:
-				in.pass[i] = it.class != ""
-				in.last[i] = in.pass[i] && zero()
-			case globAll:
-				in.last[i] = true
-			case globAlt:
-				for _, a := range it.alts {
-					ai := analyze(a)
-					in.pass[i] = in.pass[i] || ai.whole
-					in.last[i] = in.last[i] || ai.hseq[0]
-				}
-			}
-			in.whole = in.whole && in.pass[i]
-			in.hseq[i] = in.last[i] || (in.pass[i] && in.hseq[i+1])
-		}
-		return in
-	}
-	top := analyze(g.top)
-	var b strings.Builder
-	var pass func(it *globItem)
-	var hseq func(s *globSeq, i int)
-	pass = func(it *globItem) {
-		switch it.op {
-		case globLit:
-			b.WriteString(regexp.QuoteMeta(string(it.lit)))
-		case globAny:
-			b.WriteString(`[^/]`)
-		case globClass:
-			b.WriteString(it.class)
-		case globStar:
-			b.WriteString(`[^/]*`)
-		case globDir:
-			b.WriteString(`(?:[^/]*/)*`)
-		case globAlt:
-			b.WriteString("(?:")
-			sep := ""
-			for _, a := range it.alts {
-				if !info[a].whole {
-					continue
-				}
-				b.WriteString(sep)
-				sep = "|"
-				for _, ai := range a.items {
-					pass(ai)
-				}
-			}
-			b.WriteString(")")
-		}
-	}
-	last := func(s *globSeq, i int) {
-		switch it := s.items[i]; it.op {
-		case globStar:
-			b.WriteString(`[^/]+`)
-		case globDir:
-			b.WriteString(`(?:[^/]*/)+`)
-		case globAll:
-			b.WriteString(`(?s:.+)`)
-		case globAlt:
-			b.WriteString("(?:")
-			sep := ""
-			for _, a := range it.alts {
-				if !info[a].hseq[0] {
-					continue
-				}
-				b.WriteString(sep)
-				sep = "|"
-				hseq(a, 0)
-			}
-			b.WriteString(")")
-		default:
-			pass(it)
-		}
-	}
-	hseq = func(s *globSeq, i int) {
-		in, it := info[s], s.items[i]
-		h, r := in.last[i], in.pass[i] && in.hseq[i+1]
-		consumes := it.op == globLit || it.op == globAny || it.op == globClass
-		switch {
-		case h && r && consumes:
-			pass(it)
-			b.WriteString("(?:")
-			hseq(s, i+1)
-			b.WriteString(")?")
-		case h && r:
-			b.WriteString("(?:")
-			last(s, i)
-			b.WriteString("|")
-			pass(it)
-			hseq(s, i+1)
-			b.WriteString(")")
-		case h:
-			last(s, i)
-		default:
-			pass(it)
-			hseq(s, i+1)
-		}
-	}
+	w := &globWriter{g: g, info: map[*globSeq]*globInfo{}}
+	top := w.analyze(g.top)
+	b := &w.b
 	empty := g.zeroLength(g.src)
 	switch {
 	case top.hseq[0]:
 		b.WriteString("^(?:")
-		hseq(g.top, 0)
+		w.hseq(g.top, 0)
 		b.WriteString(")")
 		if empty {
 			b.WriteString("?")
@@ -942,4 +861,125 @@ func (g *glob) regexp() string {
 		b.WriteString(`[^\x{0}-\x{10ffff}]`)
 	}
 	return b.String()
+}
+
+// globWriter writes the expression of a glob: the analysis of its
+// sequences, then G, Last and H of their items.
+type globWriter struct {
+	g    *glob
+	info map[*globSeq]*globInfo
+	b    strings.Builder
+}
+
+// analyze computes the globInfo of s and of the sequences within it.
+func (w *globWriter) analyze(s *globSeq) *globInfo {
+	n := len(s.items)
+	in := &globInfo{hseq: make([]bool, n+1), last: make([]bool, n), pass: make([]bool, n), whole: true}
+	w.info[s] = in
+	for i := n - 1; i >= 0; i-- {
+		it := s.items[i]
+		zero := func() bool { return w.g.zeroLength(w.g.text(s, it.end)) }
+		switch it.op {
+		case globLit, globAny, globStar, globDir:
+			in.pass[i] = true
+			in.last[i] = zero()
+		case globClass:
+			in.pass[i] = it.class != ""
+			in.last[i] = in.pass[i] && zero()
+		case globAll:
+			in.last[i] = true
+		case globAlt:
+			for _, a := range it.alts {
+				ai := w.analyze(a)
+				in.pass[i] = in.pass[i] || ai.whole
+				in.last[i] = in.last[i] || ai.hseq[0]
+			}
+		}
+		in.whole = in.whole && in.pass[i]
+		in.hseq[i] = in.last[i] || (in.pass[i] && in.hseq[i+1])
+	}
+	return in
+}
+
+// pass writes G of it: what it matches on the way through.
+func (w *globWriter) pass(it *globItem) {
+	b := &w.b
+	switch it.op {
+	case globLit:
+		b.WriteString(regexp.QuoteMeta(string(it.lit)))
+	case globAny:
+		b.WriteString(`[^/]`)
+	case globClass:
+		b.WriteString(it.class)
+	case globStar:
+		b.WriteString(`[^/]*`)
+	case globDir:
+		b.WriteString(`(?:[^/]*/)*`)
+	case globAlt:
+		w.alternatives(it, func(a *globSeq) bool { return w.info[a].whole }, func(a *globSeq) {
+			for _, ai := range a.items {
+				w.pass(ai)
+			}
+		})
+	}
+}
+
+// last writes Last of item i of s: what it matches taking the final rune.
+func (w *globWriter) last(s *globSeq, i int) {
+	b := &w.b
+	switch it := s.items[i]; it.op {
+	case globStar:
+		b.WriteString(`[^/]+`)
+	case globDir:
+		b.WriteString(`(?:[^/]*/)+`)
+	case globAll:
+		b.WriteString(`(?s:.+)`)
+	case globAlt:
+		w.alternatives(it, func(a *globSeq) bool { return w.info[a].hseq[0] }, func(a *globSeq) { w.hseq(a, 0) })
+	default:
+		w.pass(it)
+	}
+}
+
+// alternatives writes the group it as (?:a|b), with the alternatives use
+// keeps, each written by write.
+func (w *globWriter) alternatives(it *globItem, use func(*globSeq) bool, write func(*globSeq)) {
+	w.b.WriteString("(?:")
+	sep := ""
+	for _, a := range it.alts {
+		if !use(a) {
+			continue
+		}
+		w.b.WriteString(sep)
+		sep = "|"
+		write(a)
+	}
+	w.b.WriteString(")")
+}
+
+// hseq writes H(i) of s.
+func (w *globWriter) hseq(s *globSeq, i int) {
+	b := &w.b
+	in, it := w.info[s], s.items[i]
+	h, r := in.last[i], in.pass[i] && in.hseq[i+1]
+	consumes := it.op == globLit || it.op == globAny || it.op == globClass
+	switch {
+	case h && r && consumes:
+		w.pass(it)
+		b.WriteString("(?:")
+		w.hseq(s, i+1)
+		b.WriteString(")?")
+	case h && r:
+		b.WriteString("(?:")
+		w.last(s, i)
+		b.WriteString("|")
+		w.pass(it)
+		w.hseq(s, i+1)
+		b.WriteString(")")
+	case h:
+		w.last(s, i)
+	default:
+		w.pass(it)
+		w.hseq(s, i+1)
+	}
 }

@@ -76,7 +76,7 @@ func randomVersions(r *rand.Rand) []Version {
 	return vs
 }
 
-// The properties of issue 3, over random packages and policies:
+// The properties of a plan, over random packages and policies:
 // reordering changes nothing; a keep match is never deleted; a protected
 // version is never deleted; keep_at_least holds; the run cap holds; at
 // least one version (and one tagged, for containers) survives.
@@ -86,7 +86,11 @@ func TestDecide_Properties(t *testing.T) {
 		body := randomPolicy(r)
 		p := mustPolicy(t, "container", body)
 		pkgs := [][]Version{randomVersions(r), randomVersions(r), randomVersions(r)}
-		plans := p.DecideAll(pkgs, now, nil, 1)
+		plans := make([][]Decision, len(pkgs))
+		for i, vs := range pkgs {
+			plans[i] = p.Decide(vs, now, Facts{})
+		}
+		ApplyRunLimit(plans, p.Limits.MaxDeletesPerRun)
 		fail := func(format string, args ...any) {
 			t.Helper()
 			t.Fatalf("iteration %d, policy:\n%s\n%s", iter, body, fmt.Sprintf(format, args...))

@@ -50,39 +50,57 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 	if c.Version != 1 {
 		v.errorf("version", "unsupported version %d (this ghprune reads version 1)", c.Version)
 	}
+	v.github()
+	v.settings()
+	v.policies()
+}
+
+// github checks the github section; registry_url, left out, is derived.
+func (v *validator) github() {
+	c := v.cfg
 	urlsOK := true
 	for _, k := range []struct{ path, val string }{{"github.api_url", c.GitHub.APIURL}, {"github.registry_url", c.GitHub.RegistryURL}} {
-		if k.path == "github.registry_url" && !written(root, k.path) {
+		if k.path == "github.registry_url" && !written(v.root, k.path) {
 			continue // derived below
 		}
-		u, err := url.Parse(k.val)
-		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			v.errorf(k.path, "expected an http(s) URL, got %q", k.val)
-		case u.User != nil:
-			// Never echo it: the user part is where a credential would be.
-			v.errorf(k.path, "must not carry credentials (user:password@); the token comes from token_env or token_file")
-		case u.RawQuery != "" || u.Fragment != "":
-			// Not echoed either: a query is where a token would be.
-			v.errorf(k.path, "must not have a query or fragment")
-		default:
-			continue
-		}
-		urlsOK = false
+		urlsOK = v.apiURL(k.path, k.val) && urlsOK
 	}
-	if urlsOK && !written(root, "github.registry_url") {
+	if urlsOK && !written(v.root, "github.registry_url") {
 		v.registryURL()
 	}
 	if !envName.MatchString(c.GitHub.TokenEnv) || LooksLikeToken(c.GitHub.TokenEnv) {
 		// Never echo the value: a token pasted here by mistake must not be printed.
 		v.errorf("github.token_env", "must name an environment variable (letters, digits, underscores), not hold the token itself")
 	}
-	if c.GitHub.TokenFile != "" && written(root, "github.token_env") {
+	if c.GitHub.TokenFile != "" && written(v.root, "github.token_env") {
 		v.errorf("github.token_file", "set token_env or token_file, not both")
 	}
 	if c.GitHub.APIVersion != "2022-11-28" && c.GitHub.APIVersion != "2026-03-10" {
 		v.errorf("github.api_version", "unsupported API version %q (use 2022-11-28 or 2026-03-10)", c.GitHub.APIVersion)
 	}
+}
+
+// apiURL checks the URL val at path and reports whether it is usable.
+func (v *validator) apiURL(path, val string) bool {
+	u, err := url.Parse(val)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		v.errorf(path, "expected an http(s) URL, got %q", val)
+	case u.User != nil:
+		// Never echo it: the user part is where a credential would be.
+		v.errorf(path, "must not carry credentials (user:password@); the token comes from token_env or token_file")
+	case u.RawQuery != "" || u.Fragment != "":
+		// Not echoed either: a query is where a token would be.
+		v.errorf(path, "must not have a query or fragment")
+	default:
+		return true
+	}
+	return false
+}
+
+// settings checks the limits, state and defaults sections.
+func (v *validator) settings() {
+	c := v.cfg
 	if c.Limits.MutationsPerMinute <= 0 || c.Limits.MutationsPerMinute > 180 {
 		v.errorf("limits.mutations_per_minute", "must be above 0 and at most 180 (GitHub's secondary limit for deletes), got %v", c.Limits.MutationsPerMinute)
 	}
@@ -99,11 +117,15 @@ func (c *Config) validate(root *yaml.Node, errs *Errors) {
 	if _, err := time.LoadLocation(c.Defaults.Timezone); err != nil {
 		v.errorf("defaults.timezone", "unknown time zone %q", c.Defaults.Timezone)
 	}
-	if len(c.Policies) == 0 {
+}
+
+// policies checks every policy and that their names are unique.
+func (v *validator) policies() {
+	if len(v.cfg.Policies) == 0 {
 		v.errorf("policies", "no policies: add at least one")
 	}
 	seen := map[string]int{}
-	for i, p := range c.Policies {
+	for i, p := range v.cfg.Policies {
 		path := fmt.Sprintf("policies[%d]", i)
 		if p == nil {
 			v.errorf(path, "empty policy")
@@ -189,6 +211,21 @@ func (v *validator) policy(path string, p *Policy) {
 	for i, r := range p.Delete {
 		v.rule(fmt.Sprintf("%s.delete[%d]", path, i), r, true, sel)
 	}
+	v.ruleNames(path, p)
+	if p.Limits.MaxDeletesPerRun < 0 {
+		v.errorf(path+".limits.max_deletes_per_run", "must not be negative")
+	}
+	if p.Limits.MaxDeletePercent < 0 || p.Limits.MaxDeletePercent > 100 {
+		v.errorf(path+".limits.max_delete_percent", "must be between 0 and 100")
+	}
+	if v.cfg.EffectiveMode(p) == ModeEnforce && p.Limits.MaxDeletesPerRun == 0 && p.Limits.MaxDeletePercent == 0 {
+		v.warnf(path, "enforce policy %q has no limits (max_deletes_per_run, max_delete_percent): one bad rule could delete everything", p.Name)
+	}
+}
+
+// ruleNames checks that p's rules, keep and delete, have distinct names:
+// a report names the rule that decided.
+func (v *validator) ruleNames(path string, p *Policy) {
 	names := map[string]bool{}
 	for i, r := range append(append([]*Rule{}, p.Keep...), p.Delete...) {
 		if r == nil || r.Name == "" {
@@ -202,15 +239,6 @@ func (v *validator) policy(path string, p *Policy) {
 			v.errorf(fmt.Sprintf("%s.%s[%d].name", path, kind, idx), "duplicate rule name %q in this policy", r.Name)
 		}
 		names[r.Name] = true
-	}
-	if p.Limits.MaxDeletesPerRun < 0 {
-		v.errorf(path+".limits.max_deletes_per_run", "must not be negative")
-	}
-	if p.Limits.MaxDeletePercent < 0 || p.Limits.MaxDeletePercent > 100 {
-		v.errorf(path+".limits.max_delete_percent", "must be between 0 and 100")
-	}
-	if v.cfg.EffectiveMode(p) == ModeEnforce && p.Limits.MaxDeletesPerRun == 0 && p.Limits.MaxDeletePercent == 0 {
-		v.warnf(path, "enforce policy %q has no limits (max_deletes_per_run, max_delete_percent): one bad rule could delete everything", p.Name)
 	}
 }
 
@@ -229,29 +257,38 @@ func (v *validator) rule(path string, r *Rule, isDelete bool, sel Select) {
 	v.globs(path+".tags", r.Tags)
 	v.globs(path+".exclude_tags", r.ExcludeTags)
 	v.globs(path+".versions", r.Versions)
+	v.ruleConditions(path, r, sel)
+	if isDelete && !r.narrows() {
+		v.errorf(path, "a delete rule needs older_than or a narrowing condition (untagged: true, tags, versions, prerelease: true, semver); as written it deletes nearly every version")
+	}
+}
+
+// ruleConditions checks the values of r's conditions and that they fit
+// sel's package type and each other.
+func (v *validator) ruleConditions(path string, r *Rule, sel Select) {
 	if r.AgeBasis != "" && r.AgeBasis != "created_at" && r.AgeBasis != "updated_at" {
 		v.errorf(path+".age_basis", "age_basis must be created_at or updated_at, got %q", r.AgeBasis)
 	}
 	if r.MostRecent != nil && *r.MostRecent < 0 {
 		v.errorf(path+".most_recent", "must not be negative")
 	}
-	if r.Untagged != nil && !sel.IsContainer() && sel.PackageType != "" {
+	untaggedTypes := !sel.IsContainer() && sel.PackageType != ""
+	if r.Untagged != nil && untaggedTypes {
 		v.errorf(path+".untagged", "untagged applies to container and docker packages only; %s versions have no tags", sel.PackageType)
 	}
-	if (len(r.Tags) > 0 || len(r.ExcludeTags) > 0) && !sel.IsContainer() && sel.PackageType != "" {
+	if (len(r.Tags) > 0 || len(r.ExcludeTags) > 0) && untaggedTypes {
 		v.errorf(path+".tags", "tags apply to container and docker packages only; match %s versions with versions or semver", sel.PackageType)
 	}
 	if r.OlderThan > 0 && r.NewerThan > 0 && r.NewerThan <= r.OlderThan {
 		v.errorf(path, "newer_than %s and older_than %s together match nothing", r.NewerThan, r.OlderThan)
 	}
-	if isDelete {
-		// Negations (untagged: false, prerelease: false) select nearly
-		// everything, so they do not count as narrowing.
-		narrowed := r.OlderThan > 0 || boolOf(r.Untagged) || len(r.Tags) > 0 || len(r.Versions) > 0 || boolOf(r.Prerelease) || r.Semver != nil
-		if !narrowed {
-			v.errorf(path, "a delete rule needs older_than or a narrowing condition (untagged: true, tags, versions, prerelease: true, semver); as written it deletes nearly every version")
-		}
-	}
+}
+
+// narrows reports whether r selects less than nearly every version, as a
+// delete rule must. Negations (untagged: false, prerelease: false) select
+// nearly everything, so they do not count.
+func (r *Rule) narrows() bool {
+	return r.OlderThan > 0 || boolOf(r.Untagged) || len(r.Tags) > 0 || len(r.Versions) > 0 || boolOf(r.Prerelease) || r.Semver != nil
 }
 
 func (v *validator) globs(path string, ps Patterns) {

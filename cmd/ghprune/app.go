@@ -438,7 +438,7 @@ func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]str
 		for _, d := range pkg.Decisions {
 			seen.Tags = append(seen.Tags, d.Tags...)
 			seen.Versions = append(seen.Versions, d.Version)
-			if d.Rule == policy.RuleInvalidTime {
+			if d.Rule == string(policy.RuleInvalidTime) {
 				if undated++; undated == 1 {
 					first = fmt.Sprintf("version %d: %s", d.VersionID, d.Reason)
 				}
@@ -447,7 +447,7 @@ func planWarnings(p *policy.Policy, pr *report.Policy, selectedBy map[string]str
 		if undated > 0 {
 			warn = append(warn, fmt.Sprintf("package %q: %d versions kept because a date is missing, unreadable or in the future (invalid-time); first, %s", pkg.Package, undated, first))
 		}
-		if len(pkg.Decisions) > 0 && pkg.Decisions[0].Rule == policy.RuleListingChanged {
+		if len(pkg.Decisions) > 0 && pkg.Decisions[0].Rule == string(policy.RuleListingChanged) {
 			warn = append(warn, fmt.Sprintf("package %q kept whole: %s", pkg.Package, pkg.Decisions[0].Reason))
 		}
 		key := pkg.Owner + "/" + pkg.PackageType + "/" + pkg.Package

@@ -88,7 +88,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\n", mark, s.Step, applies, report.Escape(report.ShortDigests(s.Detail)))
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(report.ShortDigests(d.Rule)), report.Escape(report.ShortDigests(d.Reason)))
+	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(report.ShortDigests(string(d.Rule))), report.Escape(report.ShortDigests(d.Reason)))
 	return exitOK
 }
 

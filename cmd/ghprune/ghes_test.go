@@ -198,7 +198,7 @@ func TestGHES_LegacyDockerPackageKeptWhole(t *testing.T) {
 	if old == nil {
 		t.Fatalf("version old not planned: %+v", r.Policies[0])
 	}
-	if old.Action != "keep" || old.Rule != policy.RuleManifestUnreadable ||
+	if old.Action != "keep" || old.Rule != string(policy.RuleManifestUnreadable) ||
 		old.Reason != planner.LegacyDockerReason+" this run; was delete:untagged" {
 		t.Errorf("old = %s %s %q", old.Action, old.Rule, old.Reason)
 	}
