@@ -16,16 +16,13 @@ import (
 
 // Op names reported in Attempt.Op and APIError.Op.
 const (
-	opIdentity        = "identity"
-	opListPackages    = "list_packages"
-	opGetPackage      = "get_package"
-	opDeletePackage   = "delete_package"
-	opRestorePackage  = "restore_package"
-	opListVersions    = "list_versions"
-	opGetVersion      = "get_version"
-	opDeleteVersion   = "delete_version"
-	opRestoreVersion  = "restore_version"
-	opDockerConflicts = "docker_conflicts"
+	opIdentity       = "identity"
+	opListPackages   = "list_packages"
+	opGetPackage     = "get_package"
+	opListVersions   = "list_versions"
+	opGetVersion     = "get_version"
+	opDeleteVersion  = "delete_version"
+	opRestoreVersion = "restore_version"
 )
 
 // maxPages is the most pages any walk reads when no version_count bounds it:
@@ -112,110 +109,31 @@ func (c *Client) GetPackage(ctx context.Context, owner Owner, packageType, name 
 	return p.toPackage(), nil
 }
 
-// DeletePackage deletes a whole package with all its versions. GitHub refuses
-// (ErrDownloadLimit) when any version of a public package has more than 5,000
-// downloads. Before the first delete the token's scopes are checked, so that a
-// token without delete:packages sends no DELETE at all.
-//
-// GitHub docs:
-//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-an-organization
-//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-a-user
-//   - https://docs.github.com/en/rest/packages/packages#delete-a-package-for-the-authenticated-user
-func (c *Client) DeletePackage(ctx context.Context, owner Owner, packageType, name string) error {
-	u, err := c.packageURL(owner, packageType, name)
-	if err == nil {
-		err = c.mutate(ctx, OpDelete, packageType, opDeletePackage, http.MethodDelete, u)
-	}
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", describe(owner, packageType, name), err)
-	}
-	return nil
-}
-
-// RestorePackage restores a package deleted within the last 30 days, provided
-// its namespace has not been reused since. Before the first restore the
-// token's scopes (write:packages) are checked.
-//
-// GitHub docs:
-//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-an-organization
-//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-a-user
-//   - https://docs.github.com/en/rest/packages/packages#restore-a-package-for-the-authenticated-user
-func (c *Client) RestorePackage(ctx context.Context, owner Owner, packageType, name string) error {
-	u, err := c.packageURL(owner, packageType, name, "restore")
-	if err == nil {
-		err = c.mutate(ctx, OpRestore, packageType, opRestorePackage, http.MethodPost, u)
-	}
-	if err != nil {
-		return fmt.Errorf("restore %s: %w", describe(owner, packageType, name), err)
-	}
-	return nil
-}
-
 // ListVersions returns all versions of a package in opts.State (StateActive,
 // or StateDeleted for restorable ones), following every page. Versions that
 // a later page repeats (the listing shifted while it was paged) are kept once
 // and counted in Duplicates. GitHub's order is undocumented; callers sort by
-// CreatedAt themselves. The walk fails with ErrPagination rather than run
-// forever (see ListVersionsOptions.VersionCount).
+// CreatedAt themselves. A page that fails with a 5xx or a network error is
+// retried from the same URL (Config.MaxRetries), so a long listing resumes
+// where it failed instead of starting over. The walk fails with
+// ErrPagination rather than run forever (see ListVersionsOptions.VersionCount).
 //
 // GitHub docs:
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
 //   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
 func (c *Client) ListVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions) (VersionList, error) {
-	var out VersionList
-	seen := make(map[int64]bool)
-	pages, err := c.walkVersions(ctx, owner, packageType, name, opts, func(page []Version) error {
-		for _, v := range page {
-			if seen[v.ID] {
-				out.Duplicates++
-				continue
-			}
-			seen[v.ID] = true
-			out.Versions = append(out.Versions, v)
-		}
-		return nil
-	})
-	if err != nil {
-		return VersionList{}, err
-	}
-	out.Pages = pages
-	return out, nil
-}
-
-// WalkVersions pages through the versions of a package, calling fn with each
-// page as it arrives, so that a package with 100,000 versions need not be held
-// in memory. Pages are handed over as GitHub sent them: a version may appear
-// on two pages when the listing shifts meanwhile. Each page request is retried
-// from the same URL (Config.MaxRetries) when it fails with a 5xx or a network
-// error, so a long paging resumes where it failed instead of starting over.
-// An error from fn stops the walk and is returned as is. The walk fails with
-// ErrPagination on a next link from an empty page, a next link back to a page
-// already read, or more pages than opts.VersionCount (or the hard cap of
-// 10,000 pages) allows.
-//
-// GitHub docs:
-//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-an-organization
-//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user
-//   - https://docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-the-authenticated-user
-func (c *Client) WalkVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions, fn func(page []Version) error) error {
-	_, err := c.walkVersions(ctx, owner, packageType, name, opts, fn)
-	return err
-}
-
-// walkVersions is WalkVersions, also returning how many pages were read.
-func (c *Client) walkVersions(ctx context.Context, owner Owner, packageType, name string, opts ListVersionsOptions, fn func(page []Version) error) (int, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("list versions of %s: %w", describe(owner, packageType, name), err)
 	}
 	switch opts.State {
 	case "", StateActive, StateDeleted:
 	default:
-		return 0, wrap(fmt.Errorf("state %q is not active or deleted: %w", opts.State, ErrInvalid))
+		return VersionList{}, wrap(fmt.Errorf("state %q is not active or deleted: %w", opts.State, ErrInvalid))
 	}
 	u, err := c.packageURL(owner, packageType, name, "versions")
 	if err != nil {
-		return 0, wrap(err)
+		return VersionList{}, wrap(err)
 	}
 	q := url.Values{"per_page": {strconv.Itoa(c.perPage)}}
 	if opts.State != "" {
@@ -230,29 +148,28 @@ func (c *Client) walkVersions(ctx context.Context, owner Owner, packageType, nam
 		limit = countCap(opts.VersionCount, c.perPage)
 	}
 
-	var fnErr error
-	pages, err := c.walk(ctx, opListVersions, u, limit, func(body []byte) (int, error) {
+	var out VersionList
+	seen := make(map[int64]bool)
+	out.Pages, err = c.walk(ctx, opListVersions, u, limit, func(body []byte) (int, error) {
 		var page []versionJSON
 		if err := json.Unmarshal(body, &page); err != nil {
 			return 0, fmt.Errorf("decode version list: %w", err)
 		}
-		vs := make([]Version, len(page))
-		for i, v := range page {
-			vs[i] = v.toVersion()
-		}
-		if err := fn(vs); err != nil {
-			fnErr = err
-			return 0, err
+		for _, vj := range page {
+			v := vj.toVersion()
+			if seen[v.ID] {
+				out.Duplicates++
+				continue
+			}
+			seen[v.ID] = true
+			out.Versions = append(out.Versions, v)
 		}
 		return len(page), nil
 	})
-	if fnErr != nil {
-		return pages, fnErr
-	}
 	if err != nil {
-		return pages, wrap(err)
+		return VersionList{}, wrap(err)
 	}
-	return pages, nil
+	return out, nil
 }
 
 // NewestVersions returns the first page of a package's active versions: the
@@ -354,38 +271,6 @@ func (c *Client) RestoreVersion(ctx context.Context, owner Owner, packageType, n
 		return fmt.Errorf("restore version %d of %s: %w", id, describe(owner, packageType, name), err)
 	}
 	return nil
-}
-
-// DockerConflicts lists the owner's packages whose migration from the old
-// Docker registry (docker.pkg.github.com) to the Container registry conflicted.
-//
-// GitHub docs:
-//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-organization
-//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-user
-//   - https://docs.github.com/en/rest/packages/packages#get-list-of-conflicting-packages-during-docker-migration-for-authenticated-user
-func (c *Client) DockerConflicts(ctx context.Context, owner Owner) ([]Package, error) {
-	wrap := func(err error) error { return fmt.Errorf("list docker migration conflicts of %s: %w", owner, err) }
-	u, err := c.ownerURL(owner, "docker", "conflicts")
-	if err != nil {
-		return nil, wrap(err)
-	}
-	var out []Package
-	// The endpoint takes no paging parameters, but a Link header is followed
-	// should GitHub ever send one.
-	_, err = c.walk(ctx, opDockerConflicts, u, c.hardCap(), func(body []byte) (int, error) {
-		var page []packageJSON
-		if err := json.Unmarshal(body, &page); err != nil {
-			return 0, fmt.Errorf("decode package list: %w", err)
-		}
-		for _, p := range page {
-			out = append(out, p.toPackage())
-		}
-		return len(page), nil
-	})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return out, nil
 }
 
 // mutate checks the token's scopes for op, then sends a DELETE or POST that

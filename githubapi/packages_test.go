@@ -56,7 +56,7 @@ func TestListVersions_FollowsNextLinksVerbatimAcrossThreePages(t *testing.T) {
 	}
 }
 
-func TestWalkVersions_RetriesFailedPageFromSameURL(t *testing.T) {
+func TestListVersions_RetriesFailedPageFromSameURL(t *testing.T) {
 	t.Parallel()
 	var base string
 	var page2 atomic.Int32
@@ -75,16 +75,12 @@ func TestWalkVersions_RetriesFailedPageFromSameURL(t *testing.T) {
 		writeJSON(w, 200, versionsPage(101, 5))
 	})
 	base = f.srv.URL
-	var pages []int
-	err := f.c.WalkVersions(context.Background(), User("octocat"), "npm", "lib", ListVersionsOptions{State: StateDeleted}, func(page []Version) error {
-		pages = append(pages, len(page))
-		return nil
-	})
+	list, err := f.c.ListVersions(context.Background(), User("octocat"), "npm", "lib", ListVersionsOptions{State: StateDeleted})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int{100, 5}, pages); diff != "" {
-		t.Errorf("page sizes (-want +got):\n%s", diff)
+	if len(list.Versions) != 105 || list.Pages != 2 {
+		t.Errorf("%d versions in %d pages, want 105 in 2", len(list.Versions), list.Pages)
 	}
 	want := []string{
 		"GET /users/octocat/packages/npm/lib/versions?per_page=100&state=deleted",
@@ -94,24 +90,6 @@ func TestWalkVersions_RetriesFailedPageFromSameURL(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
-	}
-}
-
-func TestWalkVersions_StopsOnCallbackError(t *testing.T) {
-	t.Parallel()
-	var base string
-	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Link", fmt.Sprintf(`<%s/organizations/1/x?page=2>; rel="next"`, base))
-		writeJSON(w, 200, versionsPage(1, 3))
-	})
-	base = f.srv.URL
-	stop := errors.New("enough")
-	err := f.c.WalkVersions(context.Background(), Org("acme"), "container", "api", ListVersionsOptions{State: StateActive}, func([]Version) error { return stop })
-	if err != stop {
-		t.Fatalf("err = %v, want the callback's error as is", err)
-	}
-	if got := len(f.Calls()); got != 1 {
-		t.Errorf("%d calls, want 1", got)
 	}
 }
 
@@ -187,16 +165,6 @@ func TestClient_OwnerPrefixes(t *testing.T) {
 		if err := f.c.RestoreVersion(ctx, tc.owner, "container", "a/b", 5); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.c.DeletePackage(ctx, tc.owner, "container", "a/b"); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.c.RestorePackage(ctx, tc.owner, "container", "a/b"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.c.DockerConflicts(ctx, tc.owner); err == nil {
-			// {"id":1} is no list: the decode error is expected; only the path matters.
-			t.Error("DockerConflicts decoded an object as a list")
-		}
 		p := tc.prefix
 		want := []string{
 			"GET " + p + "/packages/container/a%2Fb",
@@ -204,9 +172,6 @@ func TestClient_OwnerPrefixes(t *testing.T) {
 			"GET /user",
 			"DELETE " + p + "/packages/container/a%2Fb/versions/5",
 			"POST " + p + "/packages/container/a%2Fb/versions/5/restore",
-			"DELETE " + p + "/packages/container/a%2Fb",
-			"POST " + p + "/packages/container/a%2Fb/restore",
-			"GET " + p + "/docker/conflicts",
 		}
 		if diff := cmp.Diff(want, f.Calls()); diff != "" {
 			t.Errorf("%s: calls (-want +got):\n%s", tc.owner, diff)
@@ -220,7 +185,7 @@ func TestClient_RefusesBadArgumentsWithoutSending(t *testing.T) {
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"unknown type":     f.c.DeleteVersion(ctx, Org("acme"), "pypi", "x", 1),
-		"empty name":       f.c.DeletePackage(ctx, Org("acme"), "container", ""),
+		"empty name":       f.c.DeleteVersion(ctx, Org("acme"), "container", "", 1),
 		"zero id":          f.c.DeleteVersion(ctx, Org("acme"), "container", "x", 0),
 		"zero owner":       f.c.DeleteVersion(ctx, Owner{}, "container", "x", 1),
 		"org without name": func() error { _, err := f.c.GetPackage(ctx, Org(""), "container", "x"); return err }(),
@@ -361,24 +326,6 @@ func TestDeleteVersion_SuccessIs204(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s (the scopes are checked once)", diff)
-	}
-}
-
-func TestDockerConflicts(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, `[{"id":1,"name":"old","package_type":"docker","visibility":"private","owner":{"login":"acme"}}]`)
-	})
-	got, err := f.c.DockerConflicts(context.Background(), Org("acme"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Package{{ID: 1, Name: "old", PackageType: "docker", Visibility: "private", OwnerLogin: "acme"}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"GET /orgs/acme/docker/conflicts"}, f.Calls()); diff != "" {
-		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }
 

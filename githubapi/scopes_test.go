@@ -34,7 +34,7 @@ func TestDeleteVersion_ChecksScopesBeforeFirstDelete(t *testing.T) {
 		t.Errorf("err = %q, want the missing scope named", err)
 	}
 	// A second attempt neither re-fetches /user nor sends the DELETE.
-	_ = f.c.DeletePackage(context.Background(), Org("acme"), "container", "api")
+	_ = f.c.DeleteVersion(context.Background(), Org("acme"), "container", "api", 1)
 	if diff := cmp.Diff([]string{"GET /user"}, f.Calls()); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}

@@ -119,9 +119,8 @@ type Rate struct {
 // after every attempt, including the ones that are retried.
 type Attempt struct {
 	// Op is a fixed, low-cardinality operation name fit for a metric label:
-	// identity, list_packages, get_package, delete_package, restore_package,
-	// list_versions, get_version, delete_version, restore_version,
-	// docker_conflicts.
+	// identity, list_packages, get_package, list_versions, get_version,
+	// delete_version, restore_version.
 	Op     string
 	Method string
 	// Status is the HTTP status (304 for a conditional hit), 0 on a network error.
@@ -174,7 +173,7 @@ type Version struct {
 	PackageHTMLURL string
 }
 
-// ListVersionsOptions narrows and bounds ListVersions and WalkVersions.
+// ListVersionsOptions narrows and bounds ListVersions.
 type ListVersionsOptions struct {
 	// State is StateActive or StateDeleted; "" means active.
 	State State

@@ -1,6 +1,7 @@
 // Package simulator is an in-process fake of the GitHub Packages REST API, an
 // http.Handler for tests (over loopback with httptest), benchmarks and the
-// `ghprune demo` command. It follows the project's digest of the API
+// `ghprune demo` command, whose world (worlds/demo.yaml) SeedDemo seeds. It
+// follows the project's digest of the API
 // (shared/reference/github-packages-api.md): GitHub's paths (/orgs/{org},
 // /users/{username}, /user, and the /organizations/{id} and /user/{id}
 // aliases its Link headers use, optionally under the GHES /api/v3 prefix),
@@ -99,4 +100,59 @@
 // the name may then be omitted and must otherwise be its digest) and
 // media_type: (when not the manifest's own mediaType field).
 // Ages are relative to the server clock's now when Seed runs.
+//
+// A container or docker version may instead have its manifest built, and
+// versions of a package may point at each other, as multi-platform images,
+// attestations and signatures do:
+//
+//	id_order: listed              # ids in the order listed (default: created, by age)
+//	orgs:
+//	  - login: acme
+//	    id: 9919
+//	packages:
+//	  - owner: acme
+//	    name: api
+//	    type: container
+//	    versions:
+//	      - ref: amd64            # a name for versions below to point at
+//	        image: {seed: api-amd64, layers: [40MiB, 8MiB]}
+//	        age: 20d              # an OCI image manifest: a config and two layers
+//	      - ref: amd64-att
+//	        image: {seed: api-amd64-att, layers: [4KiB]}
+//	        age: 20d
+//	      - ref: v1               # a multi-platform image: an OCI index over
+//	        tags: [v1.0.0]        # versions above, untagged as buildx pushes them
+//	        index:
+//	          - {ref: amd64, platform: linux/amd64}
+//	          - {ref: amd64-att, attestation_of: amd64}   # a buildx attestation
+//	        age: 20d
+//	      - signature_of: v1      # tagged sha256-<hex of v1>.sig, as cosign does
+//	        image: {seed: api-v1-sig, layers: [512]}
+//	        age: 20d
+//	      - tags: ["main-{100-i}"]  # placeholders are integer expressions of i:
+//	        image: {seed: "main{i}", layers: [30MiB, "{i%3+1}MiB"]}
+//	        age: "{10-2*i}d"        # main-99 (8d) … main-96 (2d); no every needed
+//	        repeat: 4
+//
+// image: is an image manifest as ImageManifest builds it (OCI): its seed
+// makes the digests, so equal seeds give equal manifests, and layers are the
+// layer sizes (bytes, or a whole number of KiB, MiB or GiB). index: is an
+// OCI image index of versions listed above it in the package, each named by
+// the ref: it was given and described with its platform: (os/arch or
+// os/arch/variant) or, with attestation_of:, as a buildx attestation
+// (platform unknown/unknown, annotations naming the attested manifest).
+// signature_of: adds the tag under which cosign stores a signature of the
+// version with that ref. manifest:, image: and index: are exclusive; a
+// version others point at needs one; a repeat has no ref:, index: or
+// signature_of:.
+//
+// In a repeated version, a placeholder is an integer expression of i in
+// braces, {i}, {100-i} or {(i-1)%7+1}, with + - * / % and parentheses as in
+// Go; it may appear in name, tags, manifest, image and the ages. An age with
+// a placeholder gives each version its own time, and every: is then left
+// out. Without repeat, braces are text.
+//
+// id_order: listed gives a package's versions their ids in the order listed
+// (a repeat's in the order of i) rather than by created_at, the default
+// ("created"), so that a world can pin its ids.
 package simulator

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -20,10 +19,11 @@ import (
 
 // demoToken is the simulator's token for the demo's own account; it is not
 // a GitHub credential.
-const demoToken = "ghp_demo0000000000000000000000000000000"
+const demoToken = simulator.DemoToken
 
-// cmdDemo starts the simulator on loopback with a realistic organization and
-// walks through plan, apply, history and restore against it. It runs in
+// cmdDemo starts the simulator on loopback with a realistic organization (the
+// world simulator.SeedDemo seeds) and walks through plan, explain, apply,
+// history and restore against it. It runs in
 // simulated time: deletes are paced at the configured 60 a minute, as
 // against GitHub, but the clock jumps instead of sleeping.
 func cmdDemo(ctx context.Context, args []string, e env) int {
@@ -53,11 +53,13 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	}
 	clk := clock.NewFake(e.clock.Now().UTC().Truncate(time.Second))
 	sim := simulator.New(simulator.Options{Clock: clk, PrimaryLimit: 5000, MutationSpacing: time.Second})
-	counts, child, err := seedDemo(sim, clk.Now())
+	world, err := simulator.SeedDemo(sim)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: seed: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
 		return exitFailed
 	}
+	counts := countDemo(sim, world.Packages)
+	child := world.KeptChild
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
@@ -160,8 +162,8 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	}
 	restored := sim.Stats().Restores - restoresBefore
 	active := 0
-	for _, p := range demoPackages {
-		for _, v := range sim.Versions(p[0], p[1], p[2]) {
+	for _, p := range world.Packages {
+		for _, v := range sim.Versions(p.Owner, p.Type, p.Name) {
 			if v.DeletedAt == nil {
 				active++
 			}
@@ -249,133 +251,25 @@ policies:
       - {name: old, older_than: 180d}
 `
 
-// demoPackages lists the seeded packages, to count what is active.
-var demoPackages = [][3]string{
-	{"acme-corp", "container", "ci/web"}, {"acme-corp", "container", "ci/runner-cache"}, {"acme-corp", "container", "cli"},
-	{"acme-corp", "container", "platform/api"},
-	{"acme-corp", "npm", "design-system"}, {"acme-corp", "maven", "com.acme.billing"},
-	{"octocat", "container", "devcontainer"}, {"hubot", "npm", "hubot-scripts"},
-}
-
 type demoCount struct {
 	pkgs, n int
 }
 
 func (c demoCount) String() string { return fmt.Sprintf("%d packages, %d versions", c.pkgs, c.n) }
 
-// seedDemo fills sim with a realistic organization and two users.
-// seedDemo also returns the digest of an untagged platform manifest of a
-// tagged multi-platform image, for the explain step.
-func seedDemo(sim *simulator.Server, now time.Time) (map[string]demoCount, string, error) {
-	sim.AddToken(demoToken, simulator.Token{Login: "octocat", Scopes: []string{"read:packages", "write:packages", "delete:packages", "repo"}})
-	sim.AddOrg("acme-corp", 9919, "octocat")
-	sim.AddUser("octocat", 583231)
-	sim.AddUser("hubot", 480938)
+// countDemo counts the seeded packages and versions by owner, and every
+// version under "total".
+func countDemo(sim *simulator.Server, pkgs []simulator.DemoPackage) map[string]demoCount {
 	counts := map[string]demoCount{}
-	var errs []error
-	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	const day = 24 * time.Hour
-	add := func(owner, typ, name, vis string, vs []simulator.VersionSeed) {
-		if err := sim.AddPackage(owner, simulator.PackageSeed{Name: name, Type: typ, Visibility: vis, CreatedAt: ago(500 * day)}); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		for _, v := range vs {
-			if v.UpdatedAt.IsZero() {
-				v.UpdatedAt = v.CreatedAt
-			}
-			if _, err := sim.AddVersion(owner, typ, name, v); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		c := counts[owner]
+	for _, p := range pkgs {
+		n := len(sim.Versions(p.Owner, p.Type, p.Name))
+		c := counts[p.Owner]
 		c.pkgs++
-		c.n += len(vs)
-		counts[owner] = c
+		c.n += n
+		counts[p.Owner] = c
 		t := counts["total"]
-		t.n += len(vs)
+		t.n += n
 		counts["total"] = t
 	}
-	img := func(name string, i int, age time.Duration, tags ...string) simulator.VersionSeed {
-		m := simulator.ImageManifest(simulator.MediaOCIManifest, fmt.Sprint(name, i), 30<<20, 5<<20, int64(i%7+1)<<20)
-		return simulator.VersionSeed{Manifest: m, Tags: tags, CreatedAt: ago(age), UpdatedAt: ago(age)}
-	}
-	// multiPlatform is a buildx image: an index, two platform manifests and
-	// their attestations, the children untagged as on ghcr.io.
-	multiPlatform := func(name string, age time.Duration, tags ...string) []simulator.VersionSeed {
-		var children []simulator.Descriptor
-		var vs []simulator.VersionSeed
-		for _, arch := range []string{"amd64", "arm64"} {
-			m := simulator.ImageManifest(simulator.MediaOCIManifest, name+arch, 40<<20, 8<<20)
-			d := simulator.Describe(simulator.MediaOCIManifest, m)
-			d.Platform = &simulator.Platform{OS: "linux", Architecture: arch}
-			att := simulator.ImageManifest(simulator.MediaOCIManifest, name+arch+"-att", 4<<10)
-			ad := simulator.Describe(simulator.MediaOCIManifest, att)
-			ad.Platform = &simulator.Platform{OS: "unknown", Architecture: "unknown"}
-			ad.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": d.Digest}
-			children = append(children, d, ad)
-			vs = append(vs, simulator.VersionSeed{Manifest: m, CreatedAt: ago(age), UpdatedAt: ago(age)},
-				simulator.VersionSeed{Manifest: att, CreatedAt: ago(age), UpdatedAt: ago(age)})
-		}
-		idx := simulator.Index(simulator.MediaOCIIndex, children...)
-		return append(vs, simulator.VersionSeed{Manifest: idx, Tags: tags, CreatedAt: ago(age), UpdatedAt: ago(age)})
-	}
-	// ci/web: main and PR builds, releases, orphans.
-	var web []simulator.VersionSeed
-	for i := 0; i < 12; i++ {
-		web = append(web, img("web-main", i, time.Duration(3*i+1)*day, fmt.Sprintf("main-%d", 100-i)))
-	}
-	for i := 0; i < 10; i++ {
-		web = append(web, img("web-pr", i, time.Duration(4*i+2)*day, fmt.Sprintf("pr-%d", 400-i)))
-	}
-	web = append(web, img("web-rel", 0, 60*day, "v1.4.0", "latest"), img("web-rel", 1, 120*day, "v1.3.0"))
-	for i := 0; i < 8; i++ {
-		web = append(web, img("web-orphan", i, time.Duration(5*i+3)*day))
-	}
-	add("acme-corp", "container", "ci/web", "private", web)
-	// platform/api: multi-platform images. The tagged one's untagged
-	// children and attestations must survive "untagged older than 7d"; the
-	// old untagged index goes with its children; a signature follows its image.
-	api := multiPlatform("api-v3", 20*day, "v3.0.0", "latest")
-	api = append(api, multiPlatform("api-old", 60*day)...)
-	signed := img("api-hotfix", 0, 45*day)
-	signedDigest := simulator.Digest(signed.Manifest)
-	sig := img("api-hotfix-sig", 0, 45*day, "sha256-"+strings.TrimPrefix(signedDigest, "sha256:")+".sig")
-	api = append(api, signed, sig)
-	add("acme-corp", "container", "platform/api", "private", api)
-	// ci/runner-cache: 1,200 untagged cache layers and one tag.
-	cache := []simulator.VersionSeed{img("cache", 0, 6*time.Hour, "latest")}
-	for i := 1; i < 1200; i++ {
-		cache = append(cache, img("cache", i, time.Duration(i)*6*time.Hour))
-	}
-	add("acme-corp", "container", "ci/runner-cache", "private", cache)
-	// cli: public, one old untagged version pulled more than 5,000 times.
-	hot := img("cli", 1, 90*day)
-	hot.Downloads = 12000
-	cli := []simulator.VersionSeed{img("cli", 0, 10*day, "v2.0.0", "latest"), hot}
-	for i := 2; i < 7; i++ {
-		cli = append(cli, img("cli", i, time.Duration(20+i*10)*day))
-	}
-	add("acme-corp", "container", "cli", "public", cli)
-	// design-system: npm with prereleases.
-	var npm []simulator.VersionSeed
-	for i, v := range []string{"3.0.0", "3.1.0-beta.1", "3.1.0-beta.2", "3.1.0", "3.2.0-rc.1", "3.2.0-rc.2", "3.2.0", "4.0.0-alpha.1"} {
-		npm = append(npm, simulator.VersionSeed{Name: v, CreatedAt: ago(time.Duration(90-10*i) * day)})
-	}
-	add("acme-corp", "npm", "design-system", "private", npm)
-	var mvn []simulator.VersionSeed
-	for i := 0; i < 6; i++ {
-		mvn = append(mvn, simulator.VersionSeed{Name: fmt.Sprintf("2.%d.0-SNAPSHOT", i), CreatedAt: ago(time.Duration(40-6*i) * day)})
-	}
-	mvn = append(mvn, simulator.VersionSeed{Name: "1.9.0", CreatedAt: ago(100 * day)})
-	add("acme-corp", "maven", "com.acme.billing", "private", mvn)
-	var dev []simulator.VersionSeed
-	dev = append(dev, img("dev", 0, 2*day, "latest"))
-	for i := 1; i < 6; i++ {
-		dev = append(dev, img("dev", i, time.Duration(i*10)*day))
-	}
-	add("octocat", "container", "devcontainer", "private", dev)
-	add("hubot", "npm", "hubot-scripts", "public", []simulator.VersionSeed{
-		{Name: "2.0.0", CreatedAt: ago(900 * day)}, {Name: "2.19.0", CreatedAt: ago(400 * day)}, {Name: "3.0.0", CreatedAt: ago(30 * day)}})
-	return counts, simulator.Digest(api[0].Manifest), errors.Join(errs...)
+	return counts
 }
