@@ -300,6 +300,30 @@ func TestBase_VolumesMatchTheConfig(t *testing.T) {
 	pod := b.deploy.Spec.Template.Spec
 	c := pod.Containers[0]
 
+	cfg := mountedConfig(t, b, pod, c)
+	if cfg.GitHub.TokenEnv != "" {
+		t.Errorf("ghprune.yaml sets token_env %q: in the cluster the token is a file", cfg.GitHub.TokenEnv)
+	}
+	checkTokenMount(t, pod, c, cfg.GitHub.TokenFile)
+	checkJournalMount(t, b, pod, c, cfg.State.Path)
+}
+
+// clusterConfig is what the volume checks read of the ghprune.yaml of the
+// ConfigMap.
+type clusterConfig struct {
+	GitHub struct {
+		TokenFile string `json:"token_file"`
+		TokenEnv  string `json:"token_env"`
+	} `json:"github"`
+	State struct {
+		Path string `json:"path"`
+	} `json:"state"`
+}
+
+// mountedConfig checks that the file the container's -config names is the
+// ConfigMap's, mounted as a read-only directory, and decodes it.
+func mountedConfig(t *testing.T, b *base, pod corev1.PodSpec, c corev1.Container) clusterConfig {
+	t.Helper()
 	cfgFile := c.Args[slices.Index(c.Args, "-config")+1]
 	cfgMount := mountAt(c, path.Dir(cfgFile))
 	if cfgMount == nil || cfgMount.SubPath != "" || !cfgMount.ReadOnly {
@@ -317,43 +341,43 @@ func TestBase_VolumesMatchTheConfig(t *testing.T) {
 	if !ok || strings.TrimSpace(src) == "" {
 		t.Fatalf("ConfigMap %s has no %s (keys %v)", b.cm.Name, path.Base(cfgFile), keys(b.cm.Data))
 	}
-
-	var cfg struct {
-		GitHub struct {
-			TokenFile string `json:"token_file"`
-			TokenEnv  string `json:"token_env"`
-		} `json:"github"`
-		State struct {
-			Path string `json:"path"`
-		} `json:"state"`
-	}
+	var cfg clusterConfig
 	if err := yaml.Unmarshal([]byte(src), &cfg); err != nil {
 		t.Fatalf("ghprune.yaml: %v", err)
 	}
-	if cfg.GitHub.TokenEnv != "" {
-		t.Errorf("ghprune.yaml sets token_env %q: in the cluster the token is a file", cfg.GitHub.TokenEnv)
-	}
-	tokMount := mountAt(c, path.Dir(cfg.GitHub.TokenFile))
+	return cfg
+}
+
+// checkTokenMount checks that tokenFile is a file of the Secret
+// ghprune-token in a read-only mount.
+func checkTokenMount(t *testing.T, pod corev1.PodSpec, c corev1.Container, tokenFile string) {
+	t.Helper()
+	tokMount := mountAt(c, path.Dir(tokenFile))
 	if tokMount == nil || !tokMount.ReadOnly {
-		t.Fatalf("token_file %q is not in a read-only mount", cfg.GitHub.TokenFile)
+		t.Fatalf("token_file %q is not in a read-only mount", tokenFile)
 	}
 	tokVol := volume(pod, tokMount.Name)
 	if tokVol == nil || tokVol.Secret == nil || tokVol.Secret.SecretName != "ghprune-token" {
-		t.Fatalf("token_file %q is not from the Secret ghprune-token", cfg.GitHub.TokenFile)
+		t.Fatalf("token_file %q is not from the Secret ghprune-token", tokenFile)
 	}
 	if items := tokVol.Secret.Items; len(items) > 0 && !slices.ContainsFunc(items, func(k corev1.KeyToPath) bool {
-		return k.Path == path.Base(cfg.GitHub.TokenFile)
+		return k.Path == path.Base(tokenFile)
 	}) {
-		t.Errorf("the Secret volume's items %+v do not put a file at %s", items, cfg.GitHub.TokenFile)
+		t.Errorf("the Secret volume's items %+v do not put a file at %s", items, tokenFile)
 	}
+}
 
-	jMount := mountAt(c, path.Dir(cfg.State.Path))
+// checkJournalMount checks that statePath is in a writable mount of the
+// journal's claim, which is ReadWriteOnce and requests storage.
+func checkJournalMount(t *testing.T, b *base, pod corev1.PodSpec, c corev1.Container, statePath string) {
+	t.Helper()
+	jMount := mountAt(c, path.Dir(statePath))
 	if jMount == nil || jMount.ReadOnly {
-		t.Fatalf("state.path %q is not in a writable mount", cfg.State.Path)
+		t.Fatalf("state.path %q is not in a writable mount", statePath)
 	}
 	jVol := volume(pod, jMount.Name)
 	if jVol == nil || jVol.PersistentVolumeClaim == nil || jVol.PersistentVolumeClaim.ClaimName != b.pvc.Name {
-		t.Fatalf("state.path %q is not on the PersistentVolumeClaim %q", cfg.State.Path, b.pvc.Name)
+		t.Fatalf("state.path %q is not on the PersistentVolumeClaim %q", statePath, b.pvc.Name)
 	}
 	if !slices.Contains(b.pvc.Spec.AccessModes, corev1.ReadWriteOnce) {
 		t.Errorf("the journal claim's access modes %v lack ReadWriteOnce", b.pvc.Spec.AccessModes)

@@ -20,8 +20,8 @@ import (
 	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/internal/clock"
 	"github.com/ghprune/ghprune/journal"
-	"github.com/ghprune/ghprune/metrics"
-	"github.com/ghprune/ghprune/report"
+	"github.com/ghprune/ghprune/plan"
+	"github.com/ghprune/ghprune/policy"
 )
 
 // Client is what the executor needs from the GitHub API.
@@ -70,7 +70,6 @@ type Executor struct {
 	Pacer   *Pacer
 	Clock   clock.Clock
 	Logger  *zap.Logger
-	Metrics *metrics.Metrics
 	// Grace is how long a request already in flight may still take after the
 	// run is cancelled, so that it finishes and is journaled (SIGTERM).
 	Grace time.Duration
@@ -86,6 +85,28 @@ type Executor struct {
 // ErrTooManyFailures stops a run after MaxConsecutiveFailures failed deletes in a row.
 var ErrTooManyFailures = errors.New("too many consecutive failures")
 
+// Why a planned deletion was not carried out, as the error on its decision.
+var (
+	// ErrAlreadyGone: the version was deleted before this run's request.
+	ErrAlreadyGone = errors.New("already deleted before this run's request (by another tool or person): not a deletion of this run")
+	// ErrParentKept: an index or subject that refers to it was not deleted.
+	ErrParentKept = errors.New("a version that refers to it was not deleted")
+	// ErrGainedTag: it was tagged since the plan.
+	ErrGainedTag = errors.New("it gained a tag since the plan")
+	// ErrPackageChanged: a version was pushed to its package since the plan.
+	ErrPackageChanged = errors.New("the package changed since the plan; the next run plans it again")
+)
+
+// because is an error that says what happened in its own words and is
+// still errors.Is the condition it is an instance of.
+type because struct {
+	msg  string
+	kind error
+}
+
+func (b *because) Error() string { return b.msg }
+func (b *because) Unwrap() error { return b.kind }
+
 func (e *Executor) log() *zap.Logger {
 	if e.Logger == nil {
 		return zap.NewNop()
@@ -94,29 +115,32 @@ func (e *Executor) log() *zap.Logger {
 }
 
 type task struct {
-	pkg   *report.Package
-	d     *report.Decision
+	pkg   *plan.Package
+	d     *plan.Decision
 	depth int // 0 for a version no deleted version refers to; parents go first
 }
 
-// Execute deletes every version pr plans to delete, oldest first, recording
+// name is the version's name (the digest of a container version).
+func (t task) name() string { return t.d.Version.Name }
+
+// Execute deletes every version pp plans to delete, oldest first, recording
 // each outcome on its decision and in the journal under runID. It returns
 // an error when the run stopped early (cancelled, too many failures, a rate
 // limit that outlasts the client's patience); decisions not attempted then
 // have no outcome.
-func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) error {
+func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) error {
 	var tasks []task
-	for _, pkg := range pr.Packages {
+	for _, pkg := range pp.Packages {
 		parents := map[string][]string{}
 		for _, d := range pkg.Decisions {
-			if d.Action == "delete" && len(d.Parents) > 0 {
-				parents[d.Version] = d.Parents
+			if d.Deletes() && len(d.Parents) > 0 {
+				parents[d.Version.Name] = d.Parents
 			}
 		}
 		depth := depths(parents)
 		for _, d := range pkg.Decisions {
-			if d.Action == "delete" {
-				tasks = append(tasks, task{pkg, d, depth(d.Version)})
+			if d.Deletes() {
+				tasks = append(tasks, task{pkg, d, depth(d.Version.Name)})
 			}
 		}
 	}
@@ -124,22 +148,22 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 	// never an index pointing at deleted manifests; then oldest first, so
 	// what survives a cut-short run is the newer part.
 	sort.SliceStable(tasks, func(i, j int) bool {
-		a, b := tasks[i].d, tasks[j].d
+		a, b := tasks[i].d.Version, tasks[j].d.Version
 		if tasks[i].depth != tasks[j].depth {
 			return tasks[i].depth < tasks[j].depth
 		}
 		if !a.CreatedAt.Equal(b.CreatedAt) {
 			return a.CreatedAt.Before(b.CreatedAt)
 		}
-		return a.VersionID < b.VersionID
+		return a.ID < b.ID
 	})
 	maxFail := e.MaxConsecutiveFailures
 	if maxFail <= 0 {
 		maxFail = 5
 	}
 	failures := 0
-	notDeleted := map[*report.Package]map[string]bool{} // versions whose delete did not happen
-	watched := map[*report.Package]*watch{}             // container packages, checked for pushes since the plan
+	notDeleted := map[*plan.Package]map[string]bool{} // versions whose delete did not happen
+	watched := map[*plan.Package]*watch{}             // container packages, checked for pushes since the plan
 	for _, t := range tasks {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -148,10 +172,9 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 		// child of an index GitHub refused or failed to delete must stay:
 		// the index still points at it.
 		if blocked := firstIn(t.d.Parents, notDeleted[t.pkg]); blocked != "" {
-			t.d.Outcome = report.OutcomeSkipped
-			t.d.Error = "not deleted because " + blocked + ", which refers to it, was not deleted"
+			t.d.Outcome, t.d.Cause = plan.Skipped, plan.ParentKept
+			t.d.Err = &because{"not deleted because " + blocked + ", which refers to it, was not deleted", ErrParentKept}
 			markNotDeleted(notDeleted, t)
-			e.count(pr.Policy, "skipped", "parent_kept")
 			continue
 		}
 		if e.Budget != nil {
@@ -168,19 +191,19 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 			return fmt.Errorf("stop before the next delete: %w", err)
 		}
 		var err error
-		if isImage(t.pkg.PackageType) {
-			err = e.recheck(ctx, pr.Policy, t, watched)
+		if isImage(t.pkg.Type) {
+			err = e.recheck(ctx, pp.Name, t, watched)
 		}
 		if err == nil && t.d.Outcome == "" {
-			err = e.deleteOne(ctx, runID, pr.Policy, t)
+			err = e.deleteOne(ctx, runID, pp.Name, t)
 		}
 		if err != nil {
 			return err
 		}
-		if t.d.Outcome != report.OutcomeDeleted {
+		if t.d.Outcome != plan.Deleted {
 			markNotDeleted(notDeleted, t)
 		}
-		if t.d.Outcome == report.OutcomeFailed {
+		if t.d.Outcome == plan.Failed {
 			failures++
 			if failures >= maxFail {
 				return fmt.Errorf("stopped after %d failed deletes in a row: %w", failures, ErrTooManyFailures)
@@ -192,11 +215,11 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pr *report.Policy) 
 	return nil
 }
 
-func markNotDeleted(m map[*report.Package]map[string]bool, t task) {
+func markNotDeleted(m map[*plan.Package]map[string]bool, t task) {
 	if m[t.pkg] == nil {
 		m[t.pkg] = map[string]bool{}
 	}
-	m[t.pkg][t.d.Version] = true
+	m[t.pkg][t.name()] = true
 }
 
 func firstIn(names []string, set map[string]bool) string {
@@ -250,89 +273,98 @@ func (e *Executor) inflight(ctx context.Context) (context.Context, context.Cance
 // limit outlasting the client's waits); GitHub's refusals and failures are
 // outcomes on the decision.
 func (e *Executor) deleteOne(ctx context.Context, runID int64, pol string, t task) error {
-	owner := apiOwner(t.pkg.APIOwner, t.pkg.Owner)
-	log := e.log().With(zap.String("policy", pol), zap.String("package", t.pkg.Package), zap.Int64("version_id", t.d.VersionID))
+	v := t.d.Version
+	log := e.log().With(zap.String("policy", pol), zap.String("package", t.pkg.Name), zap.Int64("version_id", v.ID))
 	rctx, done := e.inflight(ctx)
 	defer done()
 	intent, err := e.Journal.Intend(rctx, journal.Deletion{
-		RunID: runID, Policy: pol, OwnerType: t.pkg.APIOwner, Owner: t.pkg.Owner, PackageType: t.pkg.PackageType,
-		Package: t.pkg.Package, VersionID: t.d.VersionID, Version: t.d.Version, Tags: t.d.Tags,
-		Rule: t.d.Rule, Reason: t.d.Reason, RequestedAt: e.Clock.Now(),
+		RunID: runID, Policy: pol, OwnerType: t.pkg.Owner.Kind.String(), Owner: t.pkg.OwnerName, PackageType: t.pkg.Type,
+		Package: t.pkg.Name, VersionID: v.ID, Version: v.Name, Tags: v.Tags,
+		Rule: string(t.d.Rule), Reason: t.d.Reason, RequestedAt: e.Clock.Now(),
 	})
 	if err != nil {
 		// Nothing is sent that is not journaled first.
 		return fmt.Errorf("journal before delete: %w", err)
 	}
-	err = e.Client.DeleteVersion(rctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
-	unknown, gone := false, false
-	switch {
-	case errors.Is(err, githubapi.ErrNotFound):
-		// Gone already, or a token without admin rights (GitHub answers 404
-		// to both): read it back. Gone before this request, it is no
-		// deletion of this run; but a 404 to a resent DELETE may follow a
-		// first attempt that did delete it, which is then this run's.
-		gerr := e.confirmGone(rctx, owner, t)
-		switch {
-		case gerr == nil:
-			err, gone = nil, !resent(err)
-		case errors.Is(gerr, errStillThere):
-			err = gerr
-		default:
-			err, unknown = gerr, true // cannot tell: the intent stays open for reconciliation
-		}
-	case err != nil && (ambiguous(err) || resent(err)):
-		// The DELETE may have been carried out though no answer said so
-		// (a 5xx after retries, a broken connection, a cancel): ask.
-		if gerr := e.confirmGone(rctx, owner, t); gerr == nil {
-			err = nil
-		} else if !errors.Is(gerr, errStillThere) {
-			unknown = true // cannot tell: the intent stays open for reconciliation
-		}
-	}
+	err = e.Client.DeleteVersion(rctx, t.pkg.Owner, t.pkg.Type, t.pkg.Name, v.ID)
+	err, unknown, gone := e.settle(rctx, t, err)
 	now := e.Clock.Now()
-	state, reason := journal.StateDeleted, ""
+	state := journal.StateDeleted
 	switch {
 	case gone:
-		state, reason = journal.StateGone, "already_gone"
-		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "already deleted before this run's request (by another tool or person): not a deletion of this run"
-		e.count(pol, "skipped", reason)
-		log.Info("version already gone", zap.String("version", t.d.Version))
+		state = journal.StateGone
+		t.d.Outcome, t.d.Cause, t.d.Err = plan.Skipped, plan.AlreadyGone, ErrAlreadyGone
+		log.Info("version already gone", zap.String("version", v.Name))
 	case err == nil:
-		t.d.Outcome = report.OutcomeDeleted
+		t.d.Outcome = plan.Deleted
 		until := now.Add(journal.RestoreWindow)
 		t.d.RestorableUntil = &until
-		e.count(pol, "deleted", "")
-		log.Info("version deleted", zap.String("version", t.d.Version), zap.String("rule", t.d.Rule))
+		log.Info("version deleted", zap.String("version", v.Name), zap.String("rule", string(t.d.Rule)))
 	case errors.Is(err, githubapi.ErrDownloadLimit), errors.Is(err, githubapi.ErrLastVersion):
-		state, reason = journal.StateSkipped, "last_version"
-		t.d.Outcome, t.d.Error = report.OutcomeSkipped, err.Error()
+		state = journal.StateSkipped
+		t.d.Outcome, t.d.Cause, t.d.Err = plan.Skipped, plan.LastVersion, err
 		if errors.Is(err, githubapi.ErrDownloadLimit) {
-			reason = "download_limit"
-			t.d.Error = "GitHub refuses to delete a public version with more than 5,000 downloads"
-			if rerr := e.Journal.RecordRefusal(rctx, journal.VersionKey{OwnerType: t.pkg.APIOwner, Owner: t.pkg.Owner,
-				PackageType: t.pkg.PackageType, Package: t.pkg.Package, VersionID: t.d.VersionID}, "download-limit", now); rerr != nil {
+			t.d.Cause = plan.DownloadLimit
+			t.d.Err = &because{"GitHub refuses to delete a public version with more than 5,000 downloads", err}
+			if rerr := e.Journal.RecordRefusal(rctx, journal.VersionKey{OwnerType: t.pkg.Owner.Kind.String(), Owner: t.pkg.OwnerName,
+				PackageType: t.pkg.Type, Package: t.pkg.Name, VersionID: v.ID}, string(policy.RuleDownloadLimit), now); rerr != nil {
 				log.Warn("refusal not recorded", zap.Error(rerr))
 			}
 		}
-		e.count(pol, "skipped", reason)
-		log.Info("delete refused by GitHub", zap.String("reason", reason))
+		log.Info("delete refused by GitHub", zap.String("reason", string(t.d.Cause)))
 	default:
 		state = journal.StateFailed
-		t.d.Outcome, t.d.Error = report.OutcomeFailed, err.Error()
-		e.count(pol, "failed", failReason(err))
+		t.d.Outcome, t.d.Cause, t.d.Err = plan.Failed, failCause(err), err
 		log.Warn("delete failed", zap.Error(err))
 	}
 	if unknown {
-		t.d.Error = "outcome unknown (" + t.d.Error + "): the journal keeps the intent open to reconcile"
+		t.d.Err = &because{"outcome unknown (" + t.d.Err.Error() + "): the journal keeps the intent open to reconcile", t.d.Err}
 		state = journal.StateIntent
 	}
-	if cerr := e.Journal.Complete(rctx, intent, state, t.d.Error, now); cerr != nil {
+	msg := ""
+	if t.d.Err != nil {
+		msg = t.d.Err.Error()
+	}
+	if cerr := e.Journal.Complete(rctx, intent, state, msg, now); cerr != nil {
 		return fmt.Errorf("journal after delete: %w", cerr)
 	}
 	if stopsRun(err) {
 		return fmt.Errorf("stop run: %w", err)
 	}
 	return nil
+}
+
+// settle makes sense of a DELETE's answer. A 404 means gone already, or a
+// token without admin rights (GitHub answers 404 to both): the version is
+// read back. Gone before this request, it is no deletion of this run; but a
+// 404 to a resent DELETE may follow a first attempt that did delete it,
+// which is then this run's. An answer after which GitHub may still have
+// deleted (a 5xx after retries, a broken connection, a cancel) is checked
+// the same way. unknown means GitHub could not tell: the intent stays open.
+func (e *Executor) settle(ctx context.Context, t task, err error) (_ error, unknown, gone bool) {
+	switch {
+	case errors.Is(err, githubapi.ErrNotFound):
+		gerr := e.confirmGone(ctx, t)
+		switch {
+		case gerr == nil:
+			return nil, false, !resent(err)
+		case errors.Is(gerr, errStillThere):
+			return gerr, false, false
+		default:
+			return gerr, true, false
+		}
+	case err != nil && (ambiguous(err) || resent(err)):
+		gerr := e.confirmGone(ctx, t)
+		switch {
+		case gerr == nil:
+			return nil, false, false
+		case errors.Is(gerr, errStillThere):
+			return err, false, false
+		default:
+			return err, true, false
+		}
+	}
+	return err, false, false
 }
 
 // isImage reports a package type whose versions are manifests with tags.
@@ -344,8 +376,8 @@ func isImage(packageType string) bool { return packageType == "container" || pac
 // tags older than the run. A version that gained a tag, or is gone, is
 // skipped; one that cannot be read is not deleted. Its error is only for
 // failures that stop the run.
-func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[*report.Package]*watch) error {
-	owner := apiOwner(t.pkg.APIOwner, t.pkg.Owner)
+func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[*plan.Package]*watch) error {
+	owner := t.pkg.Owner
 	w := watched[t.pkg]
 	if w == nil {
 		w = newWatch(t.pkg)
@@ -357,7 +389,7 @@ func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[
 	// its ETag, so an unchanged package costs a 304.
 	var whole []githubapi.Version // the package's every version, when its first page holds them all
 	if w.changed == "" {
-		newest, complete, err := e.Client.NewestVersions(ctx, owner, t.pkg.PackageType, t.pkg.Package)
+		newest, complete, err := e.Client.NewestVersions(ctx, owner, t.pkg.Type, t.pkg.Name)
 		if complete {
 			whole = newest
 		}
@@ -377,12 +409,12 @@ func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[
 		}
 		if w.changed != "" {
 			e.log().Info("package changed since the plan; its remaining deletions wait for the next run",
-				zap.String("policy", pol), zap.String("package", t.pkg.Package), zap.String("why", w.changed))
+				zap.String("policy", pol), zap.String("package", t.pkg.Name), zap.String("why", w.changed))
 		}
 	}
 	if w.changed != "" {
-		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "not deleted: the package changed since the plan ("+w.changed+"); the next run plans it again"
-		e.count(pol, "skipped", "package_changed")
+		t.d.Outcome, t.d.Cause = plan.Skipped, plan.PackageChanged
+		t.d.Err = &because{"not deleted: the package changed since the plan (" + w.changed + "); the next run plans it again", ErrPackageChanged}
 		return nil
 	}
 	var v githubapi.Version
@@ -392,32 +424,31 @@ func (e *Executor) recheck(ctx context.Context, pol string, t task, watched map[
 		// the version itself.
 		err = fmt.Errorf("not among the package's versions: %w", githubapi.ErrNotFound)
 		for _, x := range whole {
-			if x.ID == t.d.VersionID {
+			if x.ID == t.d.Version.ID {
 				v, err = x, nil
 			}
 		}
 	} else {
-		v, err = e.Client.GetVersion(ctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+		v, err = e.Client.GetVersion(ctx, owner, t.pkg.Type, t.pkg.Name, t.d.Version.ID)
 	}
 	switch {
 	case errors.Is(err, githubapi.ErrNotFound):
-		t.d.Outcome, t.d.Error = report.OutcomeSkipped, "already deleted before this run's request (by another tool or person): not a deletion of this run"
-		e.count(pol, "skipped", "already_gone")
+		t.d.Outcome, t.d.Cause, t.d.Err = plan.Skipped, plan.AlreadyGone, ErrAlreadyGone
 		return nil
 	case err != nil:
-		t.d.Outcome, t.d.Error = report.OutcomeFailed, "not deleted: could not read it again before deleting: "+err.Error()
-		e.count(pol, "failed", failReason(err))
+		t.d.Outcome, t.d.Cause = plan.Failed, failCause(err)
+		t.d.Err = &because{"not deleted: could not read it again before deleting: " + err.Error(), err}
 		if stopsRun(err) {
 			return fmt.Errorf("stop run: %w", err)
 		}
 		return nil
 	}
 	for _, tag := range v.Tags {
-		if !slices.Contains(t.d.Tags, tag) {
-			t.d.Outcome, t.d.Error = report.OutcomeSkipped, "not deleted: it gained tag "+strconv.Quote(tag)+" since the plan"
-			e.count(pol, "skipped", "gained_tag")
+		if !slices.Contains(t.d.Version.Tags, tag) {
+			t.d.Outcome, t.d.Cause = plan.Skipped, plan.GainedTag
+			t.d.Err = &because{"not deleted: it gained tag " + strconv.Quote(tag) + " since the plan", ErrGainedTag}
 			e.log().Info("version gained a tag since the plan; not deleted", zap.String("policy", pol),
-				zap.String("package", t.pkg.Package), zap.Int64("version_id", t.d.VersionID), zap.String("tag", tag))
+				zap.String("package", t.pkg.Name), zap.Int64("version_id", t.d.Version.ID), zap.String("tag", tag))
 			return nil
 		}
 	}
@@ -431,10 +462,10 @@ type watch struct {
 	changed string // "" while unchanged
 }
 
-func newWatch(pkg *report.Package) *watch {
+func newWatch(pkg *plan.Package) *watch {
 	w := &watch{planned: make(map[int64]bool, len(pkg.Decisions))}
 	for _, d := range pkg.Decisions {
-		w.planned[d.VersionID] = true
+		w.planned[d.Version.ID] = true
 	}
 	return w
 }
@@ -449,13 +480,13 @@ func stopsRun(err error) bool {
 // confirmGone tells an already-deleted version (a retried DELETE whose first
 // attempt succeeded, or another tool's delete: done) from GitHub's 404 for a
 // token without admin rights on the package (the version is still there).
-func (e *Executor) confirmGone(ctx context.Context, owner githubapi.Owner, t task) error {
-	_, err := e.Client.GetVersion(ctx, owner, t.pkg.PackageType, t.pkg.Package, t.d.VersionID)
+func (e *Executor) confirmGone(ctx context.Context, t task) error {
+	_, err := e.Client.GetVersion(ctx, t.pkg.Owner, t.pkg.Type, t.pkg.Name, t.d.Version.ID)
 	switch {
 	case errors.Is(err, githubapi.ErrNotFound):
 		return nil
 	case err == nil:
-		return fmt.Errorf("%w: GitHub answered 404 to the delete but the version exists: the token needs admin rights on package %q", errStillThere, t.pkg.Package)
+		return fmt.Errorf("%w: GitHub answered 404 to the delete but the version exists: the token needs admin rights on package %q", errStillThere, t.pkg.Name)
 	default:
 		return fmt.Errorf("delete answered 404 and the version could not be checked: %w", err)
 	}
@@ -479,39 +510,26 @@ func ambiguous(err error) bool {
 			errors.Is(err, githubapi.ErrDownloadLimit) || errors.Is(err, githubapi.ErrLastVersion))
 }
 
-func (e *Executor) count(pol, outcome, reason string) {
-	if e.Metrics == nil {
-		return
-	}
-	switch outcome {
-	case "deleted":
-		e.Metrics.VersionsDeleted.WithLabelValues(pol).Inc()
-	case "skipped":
-		e.Metrics.VersionsSkipped.WithLabelValues(pol, reason).Inc()
-	case "failed":
-		e.Metrics.VersionsFailed.WithLabelValues(pol, reason).Inc()
-	}
-}
-
-func failReason(err error) string {
+// failCause classifies a failed delete for the failed metric.
+func failCause(err error) plan.Cause {
 	switch {
 	case errors.Is(err, githubapi.ErrServer):
-		return "server_error"
+		return plan.ServerError
 	case errors.Is(err, githubapi.ErrPrimaryRateLimit), errors.Is(err, githubapi.ErrSecondaryRateLimit):
-		return "rate_limited"
+		return plan.RateLimited
 	case errors.Is(err, githubapi.ErrForbidden), errors.Is(err, githubapi.ErrMissingScope), errors.Is(err, githubapi.ErrBadCredentials):
-		return "forbidden"
-	case errors.Is(err, githubapi.ErrNotFound):
-		return "not_found"
+		return plan.Forbidden
+	case errors.Is(err, githubapi.ErrNotFound), errors.Is(err, errStillThere):
+		return plan.NotFound
 	case errors.Is(err, githubapi.ErrRedirect):
-		return "redirected"
+		return plan.Redirected
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "cancelled"
+		return plan.Cancelled
 	}
-	return "other"
+	return plan.Other
 }
 
-// apiOwner rebuilds the API owner from a report's or journal's owner kind.
+// apiOwner rebuilds the API owner from a journal row's owner kind.
 func apiOwner(kind, name string) githubapi.Owner {
 	switch kind {
 	case "self":

@@ -9,25 +9,14 @@ import (
 
 	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/journal"
-)
-
-// Restore results.
-const (
-	RestoreRestored        = "restored"
-	RestoreFailed          = "failed"
-	RestoreExpired         = "expired"          // past the 30-day window: not sent
-	RestoreAlreadyRestored = "already-restored" // recorded as restored before: not sent
-	RestoreInProgress      = "in-progress"      // a live restore in another process holds it
-	RestoreNotDeleted      = "not-deleted"      // the delete never happened
-	RestoreWouldRestore    = "would-restore"    // dry run
-	RestoreUnknown         = "unknown"          // dry run: an open intent that could not be checked
+	"github.com/ghprune/ghprune/plan"
 )
 
 // RestoreResult is what became of one journaled deletion.
 type RestoreResult struct {
-	Deletion journal.Deletion `json:"deletion"`
-	Result   string           `json:"result"`
-	Error    string           `json:"error,omitempty"`
+	Deletion journal.Deletion   `json:"deletion"`
+	Result   plan.RestoreResult `json:"result"`
+	Error    string             `json:"error,omitempty"`
 	// Active says whether GitHub lists the version as active after the
 	// restore; nil when not checked (a dry run).
 	Active *bool `json:"active,omitempty"`
@@ -45,16 +34,16 @@ func (e *Executor) Restore(ctx context.Context, runID int64, rows []journal.Dele
 		now := e.Clock.Now()
 		switch {
 		case d.RestoredAt != nil:
-			res.Result = RestoreAlreadyRestored
+			res.Result = plan.AlreadyRestored
 		case d.State == journal.StateIntent:
-			res.Result, res.Error = RestoreUnknown, "an open delete intent whose outcome GitHub could not tell now"
+			res.Result, res.Error = plan.Unknown, "an open delete intent whose outcome GitHub could not tell now"
 		case d.State != journal.StateDeleted:
-			res.Result = RestoreNotDeleted
+			res.Result = plan.NotDeleted
 		case d.RestorableUntil == nil || !now.Before(*d.RestorableUntil):
-			res.Result = RestoreExpired
+			res.Result = plan.Expired
 			res.Error = "past GitHub's 30-day restore window"
 		case dryRun:
-			res.Result = RestoreWouldRestore
+			res.Result = plan.WouldRestore
 		default:
 			if err := ctx.Err(); err != nil {
 				return out, err
@@ -64,7 +53,7 @@ func (e *Executor) Restore(ctx context.Context, runID int64, rows []journal.Dele
 			}
 			// The wait may have been long: check the deadline again.
 			if !e.Clock.Now().Before(*d.RestorableUntil) {
-				res.Result, res.Error = RestoreExpired, "past GitHub's 30-day restore window"
+				res.Result, res.Error = plan.Expired, "past GitHub's 30-day restore window"
 				break
 			}
 			claim, err := e.Journal.ClaimRestore(ctx, d.ID, runID, e.Clock.Now())
@@ -75,23 +64,20 @@ func (e *Executor) Restore(ctx context.Context, runID int64, rows []journal.Dele
 			case journal.ClaimWon:
 				res.Result, res.Error = e.restoreOne(ctx, runID, d)
 			case journal.ClaimAlreadyRestored:
-				res.Result = RestoreAlreadyRestored
+				res.Result = plan.AlreadyRestored
 			case journal.ClaimHeld:
-				res.Result = RestoreInProgress
+				res.Result = plan.InProgress
 				res.Error = fmt.Sprintf("being restored by restore run %d, whose process is alive", claim.RunID)
 			default:
-				res.Result = RestoreNotDeleted
+				res.Result = plan.NotDeleted
 			}
-		}
-		if e.Metrics != nil && res.Result != RestoreWouldRestore && res.Result != RestoreUnknown {
-			e.Metrics.Restores.WithLabelValues(res.Result).Inc()
 		}
 		out = append(out, res)
 	}
 	return out, nil
 }
 
-func (e *Executor) restoreOne(ctx context.Context, runID int64, d journal.Deletion) (string, string) {
+func (e *Executor) restoreOne(ctx context.Context, runID int64, d journal.Deletion) (plan.RestoreResult, string) {
 	log := e.log().With(zap.String("package", d.Package), zap.Int64("version_id", d.VersionID))
 	rctx, done := e.inflight(ctx)
 	defer done()
@@ -112,16 +98,16 @@ func (e *Executor) restoreOne(ctx context.Context, runID int64, d journal.Deleti
 			log.Warn("restore failure not journaled", zap.Error(jerr))
 		}
 		if errors.Is(err, githubapi.ErrNotFound) {
-			return RestoreFailed, "GitHub no longer has it to restore (past the window, or the package was removed): " + err.Error()
+			return plan.RestoreFailed, "GitHub no longer has it to restore (past the window, or the package was removed): " + err.Error()
 		}
-		return RestoreFailed, err.Error()
+		return plan.RestoreFailed, err.Error()
 	}
 	if err := e.Journal.MarkRestored(rctx, d.ID, runID, e.Clock.Now()); err != nil {
 		log.Error("restore not journaled", zap.Error(err))
-		return RestoreRestored, "restored, but the journal could not record it: " + err.Error()
+		return plan.Restored, "restored, but the journal could not record it: " + err.Error()
 	}
 	log.Info("version restored")
-	return RestoreRestored, ""
+	return plan.Restored, ""
 }
 
 // verifyPerPackage is how many versions of one package are read one by one
@@ -179,7 +165,7 @@ func (e *Executor) VerifyActive(ctx context.Context, results []RestoreResult) er
 	// A restore the journal records but GitHub does not show (an answer
 	// that lied, a version deleted again) must be tried by the next restore.
 	for i, r := range results {
-		if r.Active != nil && !*r.Active && (r.Result == RestoreRestored || r.Result == RestoreAlreadyRestored) {
+		if r.Active != nil && !*r.Active && (r.Result == plan.Restored || r.Result == plan.AlreadyRestored) {
 			msg := "recorded as restored, but GitHub does not list it as active"
 			if err := e.Journal.MarkNotRestored(ctx, r.Deletion.ID, msg); err != nil {
 				errs = append(errs, err)

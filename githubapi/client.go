@@ -312,158 +312,221 @@ type response struct {
 // rate limits, and returns the first 2xx answer or a classified error. It is
 // the only place that sends requests, so every call gets the same handling.
 func (c *Client) do(ctx context.Context, r request) (*response, error) {
-	path := r.u.EscapedPath()
-	retries, waits := 0, 0
-	// attempt numbers the HTTP attempts of this call, for APIError.Attempt.
-	attempt := 0
-	secondaryWait := secondaryFallbackWait
+	cl := &doCall{request: r, path: r.u.EscapedPath(), key: r.u.String(), secondaryWait: secondaryFallbackWait}
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
+			return nil, fmt.Errorf("%s %s: %w", r.method, cl.path, err)
 		}
-		var cached cacheEntry
-		var haveCached bool
-		key := r.u.String()
-		if r.cacheable {
-			cached, haveCached = c.cacheGet(key)
+		resp, again, err := c.attempt(ctx, cl)
+		if !again {
+			return resp, err
 		}
-
-		req, err := http.NewRequestWithContext(ctx, r.method, key, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: build request: %w", r.method, path, ErrInvalid)
-		}
-		// Keep the exact URL object: its RawPath carries the %2F of package
-		// names, and a next link must go out exactly as GitHub wrote it.
-		req.URL = r.u
-		req.Host = ""
-		req.Header.Set("Accept", "application/vnd.github+json")
-		req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
-		req.Header.Set("User-Agent", c.userAgent)
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		if haveCached {
-			req.Header.Set("If-None-Match", cached.etag)
-		}
-
-		c.requests.Add(1)
-		attempt++
-		start := time.Now()
-		resp, err := c.http.Do(req)
-		dur := time.Since(start)
-
-		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur})
-				return nil, fmt.Errorf("%s %s: %w", r.method, path, ctxErr)
-			}
-			var redir *httpsafe.RedirectError
-			if errors.As(err, &redir) {
-				// A redirect that would have sent the token elsewhere: the
-				// same answer would come again, so it is not retried.
-				c.emit(Attempt{Op: r.op, Method: r.method, Status: redir.Status, Duration: dur})
-				return nil, &APIError{Status: redir.Status, Message: c.scrubString(redir.Error()),
-					Method: r.method, Op: r.op, Path: path, Kind: ErrRedirect, Attempt: attempt}
-			}
-			netErr := c.scrub(unwrapURLError(err))
-			if retries < c.maxRetries {
-				wait := backoff(retries)
-				retries++
-				c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur, Retry: true, Wait: wait})
-				c.log.Warn("request failed, retrying",
-					zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
-					zap.Int("retry", retries), zap.Duration("wait", wait), zap.Error(netErr))
-				if err := c.clock.Sleep(ctx, wait); err != nil {
-					return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
-				}
-				continue
-			}
-			c.emit(Attempt{Op: r.op, Method: r.method, Duration: dur})
-			return nil, fmt.Errorf("%s %s: %w", r.method, path, netErr)
-		}
-
-		rate := parseRate(resp.Header)
-		if rate.Known {
-			c.rateMu.Lock()
-			c.rate = rate
-			c.rateMu.Unlock()
-		}
-
-		// Success paths.
-		if resp.StatusCode == http.StatusNotModified && haveCached {
-			drain(resp)
-			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
-			return &response{status: http.StatusOK, header: resp.Header, body: cached.body, link: cached.link}, nil
-		}
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			body, err := readAll(resp.Body, maxBodyBytes)
-			resp.Body.Close()
-			if err != nil {
-				// A body cut off mid-way is a transport failure; retry it like one.
-				if retries < c.maxRetries && ctx.Err() == nil {
-					wait := backoff(retries)
-					retries++
-					c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, Retry: true, Wait: wait})
-					if err := c.clock.Sleep(ctx, wait); err != nil {
-						return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
-					}
-					continue
-				}
-				c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
-				return nil, fmt.Errorf("%s %s: read body: %w", r.method, path, c.scrub(err))
-			}
-			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
-			link := resp.Header.Get("Link")
-			if r.cacheable && resp.StatusCode == http.StatusOK {
-				if etag := resp.Header.Get("ETag"); etag != "" {
-					c.cachePut(key, cacheEntry{etag: etag, body: body, link: link})
-				}
-			}
-			return &response{status: resp.StatusCode, header: resp.Header, body: body, link: link}, nil
-		}
-
-		// A refusal, or a redirect that was not followed (every redirect of a
-		// mutation): the operation did not happen at this URL, whatever
-		// happened at the Location, so a 3xx is never a success.
-		apiErr := c.newAPIError(r, path, resp)
-		v := classify(resp.StatusCode, resp.Header, apiErr.Message)
-		apiErr.Kind = v.kind
-		apiErr.integration = v.integration
-		apiErr.Attempt = attempt
-		apiErr.Resent = retries > 0
-
-		if v.primary || v.secondary {
-			wait, typed := c.limitWait(resp.Header, rate, v, apiErr, &secondaryWait)
-			if waits >= c.maxWaits || wait > c.maxWait || c.maxWait < 0 {
-				c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, SecondaryLimited: v.secondary})
-				return nil, typed
-			}
-			waits++
-			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate,
-				Retry: true, Wait: wait, SecondaryLimited: v.secondary})
-			c.log.Info("rate limited, waiting",
-				zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
-				zap.Bool("secondary", v.secondary), zap.Duration("wait", wait), zap.Int("wait_number", waits))
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return nil, fmt.Errorf("%s %s: waiting out rate limit: %w", r.method, path, err)
-			}
-			continue
-		}
-
-		if resp.StatusCode >= 500 && retries < c.maxRetries {
-			wait := backoff(retries)
-			retries++
-			c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate, Retry: true, Wait: wait})
-			c.log.Warn("server error, retrying",
-				zap.String("op", r.op), zap.String("method", r.method), zap.String("path", path),
-				zap.Int("status", resp.StatusCode), zap.Int("retry", retries), zap.Duration("wait", wait))
-			if err := c.clock.Sleep(ctx, wait); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", r.method, path, err)
-			}
-			continue
-		}
-
-		c.emit(Attempt{Op: r.op, Method: r.method, Status: resp.StatusCode, Duration: dur, Rate: rate})
-		return nil, apiErr
 	}
+}
+
+// doCall is one do: its request and what its attempts have used up so far.
+type doCall struct {
+	request
+	path string // the escaped path, which errors and logs name
+	key  string // the URL, also the ETag cache's key
+	// retries counts the backoff retries taken (5xx, network failures, cut
+	// bodies), waits the rate-limit waits.
+	retries, waits int
+	// attempt numbers the HTTP attempts of this call, for APIError.Attempt.
+	attempt int
+	// secondaryWait is the fallback wait on a secondary limit, doubled on
+	// each use (see limitWait).
+	secondaryWait time.Duration
+}
+
+// nextBackoff takes the next retry of cl and returns its wait: 1s, 2s, 4s…
+func (cl *doCall) nextBackoff() time.Duration {
+	wait := backoff(cl.retries)
+	cl.retries++
+	return wait
+}
+
+// attempt sends one HTTP attempt of cl and handles its answer. again is true
+// when the call is to be sent once more, the wait before it already taken;
+// otherwise the answer or the error is the call's.
+func (c *Client) attempt(ctx context.Context, cl *doCall) (resp *response, again bool, err error) {
+	var cached cacheEntry
+	var haveCached bool
+	if cl.cacheable {
+		cached, haveCached = c.cacheGet(cl.key)
+	}
+	req, err := c.newHTTPRequest(ctx, cl, cached.etag, haveCached)
+	if err != nil {
+		return nil, false, err
+	}
+
+	c.requests.Add(1)
+	cl.attempt++
+	start := time.Now()
+	hresp, err := c.http.Do(req)
+	dur := time.Since(start)
+	if err != nil {
+		again, err := c.transportFailure(ctx, cl, err, dur)
+		return nil, again, err
+	}
+	rate := c.recordRate(hresp.Header)
+	a := Attempt{Op: cl.op, Method: cl.method, Status: hresp.StatusCode, Duration: dur, Rate: rate}
+
+	// Success paths.
+	if hresp.StatusCode == http.StatusNotModified && haveCached {
+		drain(hresp)
+		c.emit(a)
+		return &response{status: http.StatusOK, header: hresp.Header, body: cached.body, link: cached.link}, false, nil
+	}
+	if hresp.StatusCode >= 200 && hresp.StatusCode < 300 {
+		return c.success(ctx, cl, hresp, a)
+	}
+	again, err = c.refusal(ctx, cl, hresp, a)
+	return nil, again, err
+}
+
+// newHTTPRequest builds an attempt of cl, conditional on etag when
+// conditional.
+func (c *Client) newHTTPRequest(ctx context.Context, cl *doCall, etag string, conditional bool) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, cl.method, cl.key, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: build request: %w", cl.method, cl.path, ErrInvalid)
+	}
+	// Keep the exact URL object: its RawPath carries the %2F of package
+	// names, and a next link must go out exactly as GitHub wrote it.
+	req.URL = cl.u
+	req.Host = ""
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", c.apiVersion)
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if conditional {
+		req.Header.Set("If-None-Match", etag)
+	}
+	return req, nil
+}
+
+// recordRate reads the rate limit an answer reports and keeps it for Rate.
+func (c *Client) recordRate(h http.Header) Rate {
+	rate := parseRate(h)
+	if rate.Known {
+		c.rateMu.Lock()
+		c.rate = rate
+		c.rateMu.Unlock()
+	}
+	return rate
+}
+
+// sleep waits before the next attempt of cl: again, or not with the error
+// (what, then ctx's) when ctx ends first.
+func (c *Client) sleep(ctx context.Context, cl *doCall, wait time.Duration, what string) (again bool, err error) {
+	if err := c.clock.Sleep(ctx, wait); err != nil {
+		return false, fmt.Errorf("%s %s: %s%w", cl.method, cl.path, what, err)
+	}
+	return true, nil
+}
+
+// transportFailure handles an attempt that got no answer: the context ended,
+// a redirect was refused, or the network failed, which is retried.
+func (c *Client) transportFailure(ctx context.Context, cl *doCall, err error, dur time.Duration) (again bool, _ error) {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		c.emit(Attempt{Op: cl.op, Method: cl.method, Duration: dur})
+		return false, fmt.Errorf("%s %s: %w", cl.method, cl.path, ctxErr)
+	}
+	var redir *httpsafe.RedirectError
+	if errors.As(err, &redir) {
+		// A redirect that would have sent the token elsewhere: the
+		// same answer would come again, so it is not retried.
+		c.emit(Attempt{Op: cl.op, Method: cl.method, Status: redir.Status, Duration: dur})
+		return false, &APIError{Status: redir.Status, Message: c.scrubString(redir.Error()),
+			Method: cl.method, Op: cl.op, Path: cl.path, Kind: ErrRedirect, Attempt: cl.attempt}
+	}
+	netErr := c.scrub(unwrapURLError(err))
+	if cl.retries < c.maxRetries {
+		wait := cl.nextBackoff()
+		c.emit(Attempt{Op: cl.op, Method: cl.method, Duration: dur, Retry: true, Wait: wait})
+		c.log.Warn("request failed, retrying",
+			zap.String("op", cl.op), zap.String("method", cl.method), zap.String("path", cl.path),
+			zap.Int("retry", cl.retries), zap.Duration("wait", wait), zap.Error(netErr))
+		return c.sleep(ctx, cl, wait, "")
+	}
+	c.emit(Attempt{Op: cl.op, Method: cl.method, Duration: dur})
+	return false, fmt.Errorf("%s %s: %w", cl.method, cl.path, netErr)
+}
+
+// success reads a 2xx answer, a the attempt to report, and keeps a 200 with
+// an ETag for conditional requests.
+func (c *Client) success(ctx context.Context, cl *doCall, resp *http.Response, a Attempt) (_ *response, again bool, _ error) {
+	body, err := readAll(resp.Body, maxBodyBytes)
+	resp.Body.Close()
+	if err != nil {
+		// A body cut off mid-way is a transport failure; retry it like one.
+		if cl.retries < c.maxRetries && ctx.Err() == nil {
+			wait := cl.nextBackoff()
+			a.Retry, a.Wait = true, wait
+			c.emit(a)
+			again, err := c.sleep(ctx, cl, wait, "")
+			return nil, again, err
+		}
+		c.emit(a)
+		return nil, false, fmt.Errorf("%s %s: read body: %w", cl.method, cl.path, c.scrub(err))
+	}
+	c.emit(a)
+	link := resp.Header.Get("Link")
+	if cl.cacheable && resp.StatusCode == http.StatusOK {
+		if etag := resp.Header.Get("ETag"); etag != "" {
+			c.cachePut(cl.key, cacheEntry{etag: etag, body: body, link: link})
+		}
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: body, link: link}, false, nil
+}
+
+// refusal classifies an answer that is neither a 2xx nor a 304 from the
+// cache, a the attempt to report, and decides whether to wait out a rate
+// limit, retry a 5xx, or return the error.
+func (c *Client) refusal(ctx context.Context, cl *doCall, resp *http.Response, a Attempt) (again bool, _ error) {
+	// A refusal, or a redirect that was not followed (every redirect of a
+	// mutation): the operation did not happen at this URL, whatever
+	// happened at the Location, so a 3xx is never a success.
+	apiErr := c.newAPIError(cl.request, cl.path, resp)
+	v := classify(resp.StatusCode, resp.Header, apiErr.Message)
+	apiErr.Kind = v.kind
+	apiErr.integration = v.integration
+	apiErr.Attempt = cl.attempt
+	apiErr.Resent = cl.retries > 0
+
+	if v.primary || v.secondary {
+		return c.waitOutLimit(ctx, cl, resp.Header, a, v, apiErr)
+	}
+	if resp.StatusCode >= 500 && cl.retries < c.maxRetries {
+		wait := cl.nextBackoff()
+		a.Retry, a.Wait = true, wait
+		c.emit(a)
+		c.log.Warn("server error, retrying",
+			zap.String("op", cl.op), zap.String("method", cl.method), zap.String("path", cl.path),
+			zap.Int("status", resp.StatusCode), zap.Int("retry", cl.retries), zap.Duration("wait", wait))
+		return c.sleep(ctx, cl, wait, "")
+	}
+	c.emit(a)
+	return false, apiErr
+}
+
+// waitOutLimit waits out the rate limit that refused cl, or returns the
+// typed error when the client may not wait (again, or that long).
+func (c *Client) waitOutLimit(ctx context.Context, cl *doCall, h http.Header, a Attempt, v verdict, apiErr *APIError) (again bool, _ error) {
+	wait, typed := c.limitWait(h, a.Rate, v, apiErr, &cl.secondaryWait)
+	a.SecondaryLimited = v.secondary
+	if cl.waits >= c.maxWaits || wait > c.maxWait || c.maxWait < 0 {
+		c.emit(a)
+		return false, typed
+	}
+	cl.waits++
+	a.Retry, a.Wait = true, wait
+	c.emit(a)
+	c.log.Info("rate limited, waiting",
+		zap.String("op", cl.op), zap.String("method", cl.method), zap.String("path", cl.path),
+		zap.Bool("secondary", v.secondary), zap.Duration("wait", wait), zap.Int("wait_number", cl.waits))
+	return c.sleep(ctx, cl, wait, "waiting out rate limit: ")
 }
 
 // limitWait decides how long to wait on a rate-limit refusal and builds the

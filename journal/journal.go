@@ -543,6 +543,28 @@ func (j *Journal) Runs(ctx context.Context, limit int) ([]Run, error) {
 	return out, rows.Err()
 }
 
+// LastRun returns the newest apply run of policy, and false when it has
+// none.
+func (j *Journal) LastRun(ctx context.Context, policy string) (Run, bool, error) {
+	p := j.newProber()
+	defer p.close()
+	r, err := scanRun(j.db.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs
+		WHERE kind='apply' AND (','||policies||',') LIKE ? ESCAPE '\' ORDER BY id DESC LIMIT 1`,
+		"%,"+escapeLike(policy)+",%"), p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("last run of %s: %w", policy, err)
+	}
+	return r, true, nil
+}
+
+// escapeLike quotes the LIKE wildcards of s.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
 // ErrNoRun is returned for a run id the journal does not have.
 var ErrNoRun = errors.New("no such run")
 

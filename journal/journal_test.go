@@ -27,13 +27,25 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state", "j.db")
 	j := open(t, path)
+	run, id := intendAndDelete(ctx, t, j)
+	// A second handle on the same file, as `kubectl exec ghprune history` would have.
+	other := openSecond(t, path)
+	checkRestorable(ctx, t, j, other, run)
+	checkRestored(ctx, t, j, id)
+	checkFinishedRun(ctx, t, j, other, run)
+}
+
+// intendAndDelete records the intent to delete one version in a new apply
+// run, checks that it is an open intent, and completes it as deleted.
+func intendAndDelete(ctx context.Context, t *testing.T, j *Journal) (run, id int64) {
+	t.Helper()
 	run, err := j.StartRun(ctx, Run{Kind: "apply", Policies: []string{"a", "b"}, Mode: "enforce", Trigger: "cli", Actor: "octo", StartedAt: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := Deletion{RunID: run, Policy: "a", OwnerType: "org", Owner: "acme", PackageType: "container", Package: "team/api",
 		VersionID: 42, Version: "sha256:ab", Tags: []string{"pr-1"}, Rule: "delete:prs", Reason: "old", RequestedAt: t0}
-	id, err := j.Intend(ctx, d)
+	id, err = j.Intend(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +56,13 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if err := j.Complete(ctx, id, StateDeleted, "", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// A second handle on the same file, as `kubectl exec ghprune history` would have.
-	other := openSecond(t, path)
+	return run, id
+}
+
+// checkRestorable checks that the deletion of intendAndDelete is restorable
+// for RestoreWindow after it completed, and no longer.
+func checkRestorable(ctx context.Context, t *testing.T, j, other *Journal, run int64) {
+	t.Helper()
 	got, err := other.Deletions(ctx, Filter{RunID: run, Restorable: true, Now: t0.Add(29 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +84,12 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if err != nil || n != 1 || !earliest.Equal(wantUntil) {
 		t.Errorf("RestorableStats = %d, %v, %v", n, earliest, err)
 	}
+}
+
+// checkRestored marks deletion id restored by a restore run and checks that
+// it is then neither restorable nor claimable.
+func checkRestored(ctx context.Context, t *testing.T, j *Journal, id int64) {
+	t.Helper()
 	restoreRun, err := j.StartRun(ctx, Run{Kind: "restore", Mode: "restore", Trigger: "cli", Actor: "cli", StartedAt: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +106,11 @@ func TestJournal_IntentCompleteRestore(t *testing.T) {
 	if got, err := j.ClaimRestore(ctx, id, restoreRun, t0.Add(2*time.Hour)); err != nil || got != (ClaimResult{ClaimAlreadyRestored, restoreRun}) {
 		t.Errorf("ClaimRestore of a restored row = %+v, %v; want already restored by run %d", got, err, restoreRun)
 	}
+}
+
+// checkFinishedRun finishes run and reads it back through the other handle.
+func checkFinishedRun(ctx context.Context, t *testing.T, j, other *Journal, run int64) {
+	t.Helper()
 	fin := t0.Add(time.Minute)
 	if err := j.FinishRun(ctx, Run{ID: run, FinishedAt: &fin, Status: RunSucceeded, Planned: 1, Deleted: 1, APIRequests: 7}); err != nil {
 		t.Fatal(err)
@@ -224,5 +252,33 @@ func TestMarkInterrupted_UnderTheLockSettlesRunsOfUnknownLiveness(t *testing.T) 
 	}
 	if err := j.CheckFile(); !errors.Is(err, ErrLockReplaced) {
 		t.Errorf("CheckFile with the lock file gone = %v, want ErrLockReplaced", err)
+	}
+}
+
+// LastRun finds a policy's newest apply run by exact name, not by a name
+// that contains it or a LIKE wildcard.
+func TestJournal_LastRun(t *testing.T) {
+	ctx := context.Background()
+	j := open(t, filepath.Join(t.TempDir(), "j.db"))
+	start := func(pols ...string) int64 {
+		id, err := j.StartRun(ctx, Run{Kind: "apply", Policies: pols, Mode: "enforce", Trigger: "cli", Actor: "t", StartedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	a1 := start("a")
+	start("ab", "x_y")
+	a2 := start("b", "a")
+	for pol, want := range map[string]int64{"a": a2, "ab": a1 + 1, "x_y": a1 + 1, "b": a2} {
+		r, ok, err := j.LastRun(ctx, pol)
+		if err != nil || !ok || r.ID != want {
+			t.Errorf("LastRun(%q) = %d, %v, %v; want %d", pol, r.ID, ok, err, want)
+		}
+	}
+	for _, pol := range []string{"x", "xy", "x%y", "_"} {
+		if r, ok, _ := j.LastRun(ctx, pol); ok {
+			t.Errorf("LastRun(%q) found run %d", pol, r.ID)
+		}
 	}
 }

@@ -12,84 +12,84 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ghprune/ghprune/internal/version"
+	"github.com/ghprune/ghprune/plan"
 )
 
-// Metrics holds every ghprune metric.
+// Metrics holds every ghprune metric. Callers record through its methods,
+// with typed reasons and results, so every label value comes from a small
+// fixed vocabulary.
 type Metrics struct {
-	Runs             *prometheus.CounterVec   // policy, result
-	RunDuration      *prometheus.HistogramVec // policy
-	LastSuccess      *prometheus.GaugeVec     // policy
-	VersionsScanned  *prometheus.CounterVec   // policy
-	VersionsPlanned  *prometheus.CounterVec   // policy
-	VersionsDeleted  *prometheus.CounterVec   // policy
-	FreedBytes       *prometheus.CounterVec   // policy
-	VersionsSkipped  *prometheus.CounterVec   // policy, reason
-	VersionsFailed   *prometheus.CounterVec   // policy, reason
-	Restores         *prometheus.CounterVec   // result
-	Requests         *prometheus.CounterVec   // operation, code
-	RequestDuration  *prometheus.HistogramVec // operation
-	RateRemaining    *prometheus.GaugeVec     // resource
-	RateReset        *prometheus.GaugeVec     // resource
-	SecondaryLimited prometheus.Counter
-	Retries          prometheus.Counter
-	Restorable       prometheus.Gauge
-	EarliestDeadline prometheus.Gauge
-	JournalRestores  *prometheus.GaugeVec   // result
-	ConfigReloads    *prometheus.CounterVec // result
-	ManifestFetches  *prometheus.CounterVec // code
-	BuildInfo        *prometheus.GaugeVec   // version, commit, goversion
+	runs             *prometheus.CounterVec   // policy, result
+	runDuration      *prometheus.HistogramVec // policy
+	lastSuccess      *prometheus.GaugeVec     // policy
+	versionsScanned  *prometheus.CounterVec   // policy
+	versionsPlanned  *prometheus.CounterVec   // policy
+	versionsDeleted  *prometheus.CounterVec   // policy
+	freedBytes       *prometheus.CounterVec   // policy
+	versionsSkipped  *prometheus.CounterVec   // policy, reason
+	versionsFailed   *prometheus.CounterVec   // policy, reason
+	restores         *prometheus.CounterVec   // result
+	requests         *prometheus.CounterVec   // operation, code
+	requestDuration  *prometheus.HistogramVec // operation
+	rateRemaining    *prometheus.GaugeVec     // resource
+	rateReset        *prometheus.GaugeVec     // resource
+	secondaryLimited prometheus.Counter
+	retries          prometheus.Counter
+	restorable       prometheus.Gauge
+	earliestDeadline prometheus.Gauge
+	journalRestores  *prometheus.GaugeVec   // result
+	manifestFetches  *prometheus.CounterVec // code
+	buildInfo        *prometheus.GaugeVec   // version, commit, goversion
 }
 
 // New registers every metric on reg.
 func New(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
-		Runs: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_runs_total",
+		runs: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_runs_total",
 			Help: "Policy runs by policy and result (success, failure, cancelled)."}, []string{"policy", "result"}),
-		RunDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "ghprune_run_duration_seconds",
+		runDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "ghprune_run_duration_seconds",
 			Help: "Duration of policy runs.", Buckets: prometheus.ExponentialBuckets(1, 2.5, 10)}, []string{"policy"}),
-		LastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_last_success_timestamp_seconds",
+		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful run of each policy."}, []string{"policy"}),
-		VersionsScanned: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_scanned_total",
+		versionsScanned: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_scanned_total",
 			Help: "Package versions listed and decided."}, []string{"policy"}),
-		VersionsPlanned: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_planned_for_deletion_total",
+		versionsPlanned: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_planned_for_deletion_total",
 			Help: "Versions a plan decided to delete."}, []string{"policy"}),
-		FreedBytes: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_planned_freed_bytes_total",
+		freedBytes: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_planned_freed_bytes_total",
 			Help: "Bytes the planned deletions would free (blobs no kept manifest uses), summed over runs."}, []string{"policy"}),
-		VersionsDeleted: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_deleted_total",
+		versionsDeleted: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_deleted_total",
 			Help: "Versions deleted."}, []string{"policy"}),
-		VersionsSkipped: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_skipped_total",
-			Help: "Planned deletions not carried out, by reason: GitHub refused (download_limit, last_version), or a parent index was not deleted (parent_kept)."}, []string{"policy", "reason"}),
-		VersionsFailed: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_failed_total",
-			Help: "Planned deletions that failed, by reason (server_error, rate_limited, forbidden, other)."}, []string{"policy", "reason"}),
-		Restores: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_restores_total",
-			Help: "Version restores by result (restored, failed, expired)."}, []string{"result"}),
-		Requests: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_github_requests_total",
+		versionsSkipped: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_skipped_total",
+			Help: "Planned deletions not carried out, by reason: GitHub refused (download_limit, last_version), a parent index was not deleted (parent_kept), the version was gone already (already_gone), gained a tag (gained_tag) or its package changed (package_changed) since the plan."}, []string{"policy", "reason"}),
+		versionsFailed: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_failed_total",
+			Help: "Planned deletions that failed, by reason (server_error, rate_limited, forbidden, not_found, redirected, cancelled, other)."}, []string{"policy", "reason"}),
+		restores: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_restores_total",
+			Help: "Version restores sent by this process, by result (restored, failed, expired, already-restored, in-progress, not-deleted); restores made by another process show in ghprune_journal_restores."}, []string{"result"}),
+		requests: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_github_requests_total",
 			Help: "GitHub API requests by operation and HTTP status code (0: no answer)."}, []string{"operation", "code"}),
-		RequestDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "ghprune_github_request_duration_seconds",
+		requestDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "ghprune_github_request_duration_seconds",
 			Help: "GitHub API request latency.", Buckets: prometheus.DefBuckets}, []string{"operation"}),
-		RateRemaining: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_github_rate_limit_remaining",
+		rateRemaining: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_github_rate_limit_remaining",
 			Help: "Primary rate-limit requests remaining, per resource."}, []string{"resource"}),
-		RateReset: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_github_rate_limit_reset_timestamp_seconds",
+		rateReset: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_github_rate_limit_reset_timestamp_seconds",
 			Help: "Unix time the primary rate limit resets, per resource."}, []string{"resource"}),
-		SecondaryLimited: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_secondary_rate_limit_hits_total",
+		secondaryLimited: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_secondary_rate_limit_hits_total",
 			Help: "Answers refusing a request for GitHub's secondary rate limit."}),
-		Retries: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_retries_total",
+		retries: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_retries_total",
 			Help: "Requests retried after a server error, network error or rate limit."}),
-		Restorable: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_restorable_versions",
+		restorable: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_restorable_versions",
 			Help: "Deleted versions still inside GitHub's 30-day restore window."}),
-		EarliestDeadline: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_earliest_restore_deadline_timestamp_seconds",
+		earliestDeadline: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_earliest_restore_deadline_timestamp_seconds",
 			Help: "Unix time the first restorable version leaves the restore window (0: none)."}),
-		JournalRestores: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_journal_restores",
+		journalRestores: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_journal_restores",
 			Help: "Journaled deletions restored (result=restored) or whose last restore failed (result=failed), by any process."}, []string{"result"}),
-		ConfigReloads: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_config_reloads_total",
-			Help: "Config reloads by result (success, failure)."}, []string{"result"}),
-		ManifestFetches: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_registry_manifest_fetches_total",
+		manifestFetches: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_registry_manifest_fetches_total",
 			Help: "Container registry manifest GET attempts by HTTP status code (0: no answer), retries and bearer-token challenges (401) included."}, []string{"code"}),
-		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_build_info",
+		buildInfo: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_build_info",
 			Help: "Build information (ghprune version, commit, Go version); always 1."}, []string{"version", "commit", "goversion"}),
 	}
-	m.BuildInfo.WithLabelValues(version.Version(), version.Commit(), version.GoVersion()).Set(1)
+	m.buildInfo.WithLabelValues(version.Version(), version.Commit(), version.GoVersion()).Set(1)
 	return m
 }
 
@@ -98,13 +98,13 @@ func (m *Metrics) ObserveRequest(op string, status int, d time.Duration, retry, 
 	if m == nil {
 		return
 	}
-	m.Requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
-	m.RequestDuration.WithLabelValues(op).Observe(d.Seconds())
+	m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(op).Observe(d.Seconds())
 	if retry {
-		m.Retries.Inc()
+		m.retries.Inc()
 	}
 	if secondary {
-		m.SecondaryLimited.Inc()
+		m.secondaryLimited.Inc()
 	}
 }
 
@@ -114,7 +114,7 @@ func (m *Metrics) ObserveManifestFetch(code int) {
 	if m == nil {
 		return
 	}
-	m.ManifestFetches.WithLabelValues(strconv.Itoa(code)).Inc()
+	m.manifestFetches.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
 // ObserveRate records the last rate-limit headers seen.
@@ -122,19 +122,73 @@ func (m *Metrics) ObserveRate(resource string, remaining int, reset time.Time) {
 	if m == nil || resource == "" {
 		return
 	}
-	m.RateRemaining.WithLabelValues(resource).Set(float64(remaining))
-	m.RateReset.WithLabelValues(resource).Set(float64(reset.Unix()))
+	m.rateRemaining.WithLabelValues(resource).Set(float64(remaining))
+	m.rateReset.WithLabelValues(resource).Set(float64(reset.Unix()))
 }
 
-// ObserveRestorable records the journal's restore window.
-func (m *Metrics) ObserveRestorable(n int, earliest time.Time) {
+// RunResult is how a policy run ended.
+type RunResult string
+
+// Run results.
+const (
+	Success   RunResult = "success"
+	Failure   RunResult = "failure"
+	Cancelled RunResult = "cancelled"
+)
+
+// PolicyRun records one policy's run at its end, from what its plan
+// decided and did: published once per run, the way prow's sinker does.
+func (m *Metrics) PolicyRun(p *plan.Policy, result RunResult, took time.Duration, finished time.Time) {
 	if m == nil {
 		return
 	}
-	m.Restorable.Set(float64(n))
-	if earliest.IsZero() {
-		m.EarliestDeadline.Set(0)
-	} else {
-		m.EarliestDeadline.Set(float64(earliest.Unix()))
+	m.runs.WithLabelValues(p.Name, string(result)).Inc()
+	m.runDuration.WithLabelValues(p.Name).Observe(took.Seconds())
+	if result == Success {
+		m.lastSuccess.WithLabelValues(p.Name).Set(float64(finished.Unix()))
 	}
+	c := p.Count()
+	m.versionsScanned.WithLabelValues(p.Name).Add(float64(c.Versions))
+	m.versionsPlanned.WithLabelValues(p.Name).Add(float64(c.Delete))
+	m.freedBytes.WithLabelValues(p.Name).Add(float64(c.FreedBytes))
+	if c.Deleted > 0 {
+		m.versionsDeleted.WithLabelValues(p.Name).Add(float64(c.Deleted))
+	}
+	for _, pkg := range p.Packages {
+		for _, d := range pkg.Decisions {
+			switch d.Outcome {
+			case plan.Skipped:
+				m.versionsSkipped.WithLabelValues(p.Name, string(d.Cause)).Inc()
+			case plan.Failed:
+				m.versionsFailed.WithLabelValues(p.Name, string(d.Cause)).Inc()
+			}
+		}
+	}
+}
+
+// Restored records the restores of one restore run by their result.
+func (m *Metrics) Restored(results map[plan.RestoreResult]int) {
+	if m == nil {
+		return
+	}
+	for r, n := range results {
+		m.restores.WithLabelValues(string(r)).Add(float64(n))
+	}
+}
+
+// Journal records what the journal holds: the versions still restorable
+// and the earliest deadline (zero when none), and the deletions restored
+// and whose last restore failed, by any process.
+func (m *Metrics) Journal(restorable int, earliest time.Time, restored, failed int) {
+	if m == nil {
+		return
+	}
+	m.restorable.Set(float64(restorable))
+	if earliest.IsZero() {
+		m.earliestDeadline.Set(0)
+	} else {
+		m.earliestDeadline.Set(float64(earliest.Unix()))
+	}
+	m.journalRestores.WithLabelValues("restored").Set(float64(restored))
+	m.journalRestores.WithLabelValues("failed").Set(float64(failed))
 }

@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/registry"
-	"github.com/ghprune/ghprune/report"
 )
 
 // Client is what the planner needs from the GitHub API.
@@ -60,16 +60,12 @@ type Planner struct {
 }
 
 // Plan decides every version of every package pol selects at now. A package
-// that cannot be listed is reported with its error and no decisions (so
+// that cannot be listed is in the plan with its error and no decisions (so
 // nothing in it is deleted); the returned error is non-nil only when the
 // policy's packages cannot be listed at all.
-func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode, now time.Time) (*report.Policy, error) {
-	log := p.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	log = log.With(zap.String("policy", pol.Name))
-	out := &report.Policy{Policy: pol.Name, Mode: string(mode), Packages: []*report.Package{}}
+func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode, now time.Time) (*plan.Policy, error) {
+	log := p.log().With(zap.String("policy", pol.Name))
+	out := &plan.Policy{Name: pol.Name, Mode: mode}
 	sel := pol.Select
 	owner, err := p.owner(ctx, sel)
 	if err != nil {
@@ -84,20 +80,18 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 		return out, fmt.Errorf("list %s packages of %s: %w", sel.PackageType, owner, err)
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
-	var plans [][]policy.Decision
-	var planned []*report.Package
+	var decisions [][]policy.Decision
+	var planned []*plan.Package
 	for _, pkg := range pkgs {
 		if !selected(sel, pkg) {
 			continue
 		}
-		rp := &report.Package{
-			Owner: sel.Owner, OwnerType: sel.OwnerType, PackageType: sel.PackageType, Package: pkg.Name,
-			Visibility: pkg.Visibility, APIOwner: owner.Kind.String(), Decisions: []*report.Decision{},
-		}
-		out.Packages = append(out.Packages, rp)
+		pp := &plan.Package{Owner: owner, OwnerName: sel.Owner, OwnerType: sel.OwnerType, Type: sel.PackageType,
+			Name: pkg.Name, Visibility: pkg.Visibility}
+		out.Packages = append(out.Packages, pp)
 		if p.Budget != nil {
 			if err := p.Budget(); err != nil {
-				rp.Error = err.Error()
+				pp.Err = err
 				continue
 			}
 		}
@@ -106,18 +100,21 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
-			rp.Error = err.Error()
+			pp.Err = err
 			log.Warn("package not planned", zap.String("package", pkg.Name), zap.Error(err))
 			continue
 		}
-		rp.VersionsTotal = len(ds.decisions)
-		rp.FreedBytes = ds.freed
-		plans = append(plans, ds.decisions)
-		planned = append(planned, rp)
+		pp.FreedBytes = ds.freed
+		decisions = append(decisions, ds.decisions)
+		planned = append(planned, pp)
 	}
-	policy.ApplyRunLimit(plans, pol.Limits.MaxDeletesPerRun)
-	for i, ds := range plans {
-		planned[i].Decisions = toReport(ds)
+	// The run cap spans the policy's packages (the decision order's last step).
+	policy.ApplyRunLimit(decisions, pol.Limits.MaxDeletesPerRun)
+	for i, ds := range decisions {
+		planned[i].Decisions = make([]*plan.Decision, len(ds))
+		for j := range ds {
+			planned[i].Decisions[j] = &plan.Decision{Decision: ds[j]}
+		}
 	}
 	return out, nil
 }
@@ -170,7 +167,7 @@ const (
 
 // inputs lists one package and gathers what deciding it needs: the
 // journal's refusals and, for a container package with something to
-// delete, its manifest graph (step 5). A package with nothing to delete
+// delete, its manifest graph (the graph step). A package with nothing to delete
 // reads no manifest.
 func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Version, policy.Facts, error) {
 	vs, facts, err := p.versions(ctx, pol, owner, pkg)
@@ -370,20 +367,4 @@ func selected(sel policy.Select, pkg githubapi.Package) bool {
 		return false
 	}
 	return true
-}
-
-func toReport(ds []policy.Decision) []*report.Decision {
-	out := make([]*report.Decision, len(ds))
-	for i, d := range ds {
-		tags := d.Version.Tags
-		if tags == nil {
-			tags = []string{}
-		}
-		out[i] = &report.Decision{
-			VersionID: d.Version.ID, Version: d.Version.Name, Tags: tags,
-			CreatedAt: d.Version.CreatedAt, UpdatedAt: d.Version.UpdatedAt,
-			Action: string(d.Action), Rule: string(d.Rule), Reason: d.Reason, Parents: d.Parents,
-		}
-	}
-	return out
 }

@@ -11,18 +11,18 @@ import (
 type Step struct {
 	// Number is the step of Steps the row belongs to; several rows may
 	// share one (protect.tags and protect.versions are step 3).
-	Number int
+	Number int `json:"number"`
 	// Step names the row: the step's name ("dates", "graph"), or the step
 	// and its part ("protect.tags", "floors.keep_at_least") or rule
 	// ("keep[recent-main]").
-	Step string
+	Step string `json:"step"`
 	// Matched says the row's condition holds for the version, whether or
 	// not another step decided it.
-	Matched bool
+	Matched bool `json:"matched"`
 	// Detail says why, for people: the value against the condition, or
 	// the reason of the decision.
-	Detail  string
-	Decided bool // this row made the final decision
+	Detail  string `json:"detail"`
+	Decided bool   `json:"decided"` // this row made the final decision
 }
 
 // Explain walks the decision order for the version with id among versions

@@ -1,7 +1,8 @@
-// Package report is the result of a plan or apply run in the shape cli.md
-// fixes (the JSON report), and its renderings for people. Everything printed
-// from GitHub (package names, tags, reasons quoting them) is escaped, so a
-// hostile name cannot break a table or drive a terminal.
+// Package report renders a run (the plan model): the JSON report whose
+// fields docs/cli.md fixes, the table for people and the Markdown for pull
+// requests. Everything printed from GitHub (package names, tags, reasons
+// quoting them) is escaped, so a hostile name cannot break a table or drive
+// a terminal. It imports the model; nothing it imports renders.
 package report
 
 import (

@@ -145,14 +145,31 @@ func LoadFixture(r io.Reader) (*Fixture, error) {
 	return &f, nil
 }
 
+// badFunc records a problem at a key path ("packages[0].versions[2].age").
+type badFunc func(path, format string, args ...any)
+
+// fixtureErrors collects a fixture's problems in the order they are found,
+// each prefixed by its key path.
+type fixtureErrors []error
+
+func (errs *fixtureErrors) bad(path, format string, args ...any) {
+	*errs = append(*errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
 func (f *Fixture) validate() error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	var errs fixtureErrors
 	if o := f.IDOrder; o != "" && o != "created" && o != "listed" {
-		bad("id_order", "%q is not one of created, listed", o)
+		errs.bad("id_order", "%q is not one of created, listed", o)
 	}
+	f.checkTokens(errs.bad)
+	f.checkAccounts(errs.bad)
+	for i, pk := range f.Packages {
+		pk.check(&errs, fmt.Sprintf("packages[%d]", i))
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Fixture) checkTokens(bad badFunc) {
 	seenTok := map[string]bool{}
 	for i, t := range f.Tokens {
 		p := fmt.Sprintf("tokens[%d]", i)
@@ -167,6 +184,11 @@ func (f *Fixture) validate() error {
 			bad(p+".login", "empty")
 		}
 	}
+}
+
+// checkAccounts checks orgs and users together: they share one namespace of
+// logins, compared without case as GitHub does.
+func (f *Fixture) checkAccounts(bad badFunc) {
 	seenLogin := map[string]bool{}
 	account := func(p, login string, id int64) {
 		switch {
@@ -186,134 +208,164 @@ func (f *Fixture) validate() error {
 	for i, u := range f.Users {
 		account(fmt.Sprintf("users[%d]", i), u.Login, u.ID)
 	}
-	for i, pk := range f.Packages {
-		p := fmt.Sprintf("packages[%d]", i)
-		before := len(errs)
-		if pk.Owner == "" {
-			bad(p+".owner", "empty")
-		}
-		if pk.Name == "" {
-			bad(p+".name", "empty")
-		}
-		if !slices.Contains(packageTypes, pk.Type) {
-			bad(p+".type", "%q is not one of %s", pk.Type, strings.Join(packageTypes, ", "))
-		}
-		if v := pk.Visibility; v != "" && v != "public" && v != "private" && v != "internal" {
-			bad(p+".visibility", "%q is not one of public, private, internal", v)
-		}
-		checkTime(bad, p, "created_at", "age", pk.CreatedAt, pk.Age, false)
-		digest := pk.Type == "container" || pk.Type == "docker"
-		// refs are the refs of the versions checked so far; true for those
-		// with a manifest, which others may point at.
-		refs := map[string]bool{}
-		pointsAt := func(path, ref string) {
-			if !refs[ref] {
-				bad(path, "no version above it with a manifest has ref %q", ref)
-			}
-		}
-		for j, v := range pk.Versions {
-			vp := fmt.Sprintf("%s.versions[%d]", p, j)
-			repeated := v.Repeat > 1
-			if v.Name == "" && !digest {
-				bad(vp+".name", "empty (only container and docker versions may omit it)")
-			}
-			agePlaceholder := repeated && hasPlaceholder(v.Age)
-			checkTime(bad, vp, "created_at", "age", v.CreatedAt, v.Age, agePlaceholder)
-			checkTime(bad, vp, "updated_at", "updated_age", v.UpdatedAt, v.UpdatedAge, repeated && hasPlaceholder(v.UpdatedAge))
-			checkTime(bad, vp, "deleted_at", "deleted_age", v.DeletedAt, v.DeletedAge, repeated && hasPlaceholder(v.DeletedAge))
-			if v.Downloads < 0 {
-				bad(vp+".downloads", "negative")
-			}
-			var kinds []string
-			for _, k := range []struct {
-				key string
-				set bool
-			}{{"manifest", v.Manifest != ""}, {"image", v.Image != nil}, {"index", len(v.Index) > 0}} {
-				if k.set {
-					kinds = append(kinds, k.key)
-				}
-			}
-			switch {
-			case len(kinds) > 1:
-				bad(vp, "%s are exclusive", strings.Join(kinds, " and "))
-			case len(kinds) == 1 && !digest:
-				bad(vp+"."+kinds[0], "only container and docker versions have one")
-			case len(kinds) == 0 && v.MediaType != "":
-				bad(vp+".media_type", "needs a manifest, image or index")
-			case v.Image != nil && v.Image.Seed == "":
-				bad(vp+".image.seed", "empty")
-			case repeated && v.Manifest != "" && !hasPlaceholder(v.Manifest):
-				bad(vp+".manifest", "must contain {i} with repeat, or versions would share a digest")
-			case repeated && v.Image != nil && !hasPlaceholder(v.Image.Seed):
-				bad(vp+".image.seed", "must contain {i} with repeat, or versions would share a digest")
-			case repeated && len(v.Index) > 0:
-				bad(vp+".index", "not allowed with repeat, or versions would share a digest")
-			}
-			for k, e := range v.Index {
-				ep := fmt.Sprintf("%s.index[%d]", vp, k)
-				if e.Ref == "" {
-					bad(ep+".ref", "empty")
-				} else {
-					pointsAt(ep+".ref", e.Ref)
-				}
-				if _, ok := parsePlatform(e.Platform); e.Platform != "" && !ok {
-					bad(ep+".platform", "%q is not os/architecture or os/architecture/variant", e.Platform)
-				}
-				if e.AttestationOf != "" {
-					if e.Platform != "" {
-						bad(ep, "platform and attestation_of are exclusive")
-					}
-					pointsAt(ep+".attestation_of", e.AttestationOf)
-				}
-			}
-			if v.SignatureOf != "" {
-				if repeated {
-					bad(vp+".signature_of", "not allowed with repeat, or versions would share a tag")
-				}
-				pointsAt(vp+".signature_of", v.SignatureOf)
-			}
-			switch {
-			case v.Repeat < 0:
-				bad(vp+".repeat", "negative")
-			case repeated && v.Every == "" && !agePlaceholder:
-				bad(vp+".every", "required with repeat, unless age has a placeholder such as {2*i}d")
-			case repeated && v.Every != "" && agePlaceholder:
-				bad(vp+".every", "exclusive with an age that has a placeholder")
-			case !repeated && v.Every != "":
-				bad(vp+".every", "only meaningful with repeat > 1")
-			case repeated && v.Name != "" && !hasPlaceholder(v.Name):
-				bad(vp+".name", "must contain {i} with repeat, or versions would share a name")
-			}
-			if v.Every != "" {
-				if _, err := parseAge(v.Every); err != nil {
-					bad(vp+".every", "%v", err)
-				}
-			}
-			if v.Ref != "" {
-				switch _, seen := refs[v.Ref]; {
-				case repeated:
-					bad(vp+".ref", "not allowed with repeat")
-				case seen:
-					bad(vp+".ref", "duplicate ref %q", v.Ref)
-				}
-				refs[v.Ref] = len(kinds) > 0
-			}
-		}
-		// What only the versions themselves show (a placeholder's value, a
-		// layer size, a name that is not the digest) is checked by making
-		// them, once the rest holds.
-		if len(errs) == before {
-			if _, err := pk.drafts(p); err != nil {
-				errs = append(errs, err)
-			}
+}
+
+// check checks the package at key path p and its versions.
+func (pk FixturePackage) check(errs *fixtureErrors, p string) {
+	bad := errs.bad
+	before := len(*errs)
+	if pk.Owner == "" {
+		bad(p+".owner", "empty")
+	}
+	if pk.Name == "" {
+		bad(p+".name", "empty")
+	}
+	if !slices.Contains(packageTypes, pk.Type) {
+		bad(p+".type", "%q is not one of %s", pk.Type, strings.Join(packageTypes, ", "))
+	}
+	if v := pk.Visibility; v != "" && v != "public" && v != "private" && v != "internal" {
+		bad(p+".visibility", "%q is not one of public, private, internal", v)
+	}
+	checkTime(bad, p, "created_at", "age", pk.CreatedAt, pk.Age, false)
+	digest := pk.Type == "container" || pk.Type == "docker"
+	refs := refsAbove{}
+	for j, v := range pk.Versions {
+		v.check(bad, fmt.Sprintf("%s.versions[%d]", p, j), digest, refs)
+	}
+	// What only the versions themselves show (a placeholder's value, a
+	// layer size, a name that is not the digest) is checked by making
+	// them, once the rest holds.
+	if len(*errs) == before {
+		if _, err := pk.drafts(p); err != nil {
+			*errs = append(*errs, err)
 		}
 	}
-	return errors.Join(errs...)
+}
+
+// refsAbove are the refs of the versions of a package checked so far; true
+// for those with a manifest, which others may point at.
+type refsAbove map[string]bool
+
+func (refs refsAbove) pointsAt(bad badFunc, path, ref string) {
+	if !refs[ref] {
+		bad(path, "no version above it with a manifest has ref %q", ref)
+	}
+}
+
+// check checks the version at key path vp of a package whose versions have
+// digests (container, docker) or not, and adds its ref to refs.
+func (v FixtureVersion) check(bad badFunc, vp string, digest bool, refs refsAbove) {
+	repeated := v.Repeat > 1
+	if v.Name == "" && !digest {
+		bad(vp+".name", "empty (only container and docker versions may omit it)")
+	}
+	agePlaceholder := repeated && hasPlaceholder(v.Age)
+	checkTime(bad, vp, "created_at", "age", v.CreatedAt, v.Age, agePlaceholder)
+	checkTime(bad, vp, "updated_at", "updated_age", v.UpdatedAt, v.UpdatedAge, repeated && hasPlaceholder(v.UpdatedAge))
+	checkTime(bad, vp, "deleted_at", "deleted_age", v.DeletedAt, v.DeletedAge, repeated && hasPlaceholder(v.DeletedAge))
+	if v.Downloads < 0 {
+		bad(vp+".downloads", "negative")
+	}
+	kinds := v.checkManifest(bad, vp, digest)
+	v.checkIndex(bad, vp, refs)
+	if v.SignatureOf != "" {
+		if repeated {
+			bad(vp+".signature_of", "not allowed with repeat, or versions would share a tag")
+		}
+		refs.pointsAt(bad, vp+".signature_of", v.SignatureOf)
+	}
+	v.checkRepeat(bad, vp, agePlaceholder)
+	if v.Ref != "" {
+		switch _, seen := refs[v.Ref]; {
+		case repeated:
+			bad(vp+".ref", "not allowed with repeat")
+		case seen:
+			bad(vp+".ref", "duplicate ref %q", v.Ref)
+		}
+		refs[v.Ref] = len(kinds) > 0
+	}
+}
+
+// checkManifest checks how the version's manifest is given and returns the
+// keys that give it (manifest, image, index), none if it has none.
+func (v FixtureVersion) checkManifest(bad badFunc, vp string, digest bool) []string {
+	repeated := v.Repeat > 1
+	var kinds []string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"manifest", v.Manifest != ""}, {"image", v.Image != nil}, {"index", len(v.Index) > 0}} {
+		if k.set {
+			kinds = append(kinds, k.key)
+		}
+	}
+	switch {
+	case len(kinds) > 1:
+		bad(vp, "%s are exclusive", strings.Join(kinds, " and "))
+	case len(kinds) == 1 && !digest:
+		bad(vp+"."+kinds[0], "only container and docker versions have one")
+	case len(kinds) == 0 && v.MediaType != "":
+		bad(vp+".media_type", "needs a manifest, image or index")
+	case v.Image != nil && v.Image.Seed == "":
+		bad(vp+".image.seed", "empty")
+	case repeated && v.Manifest != "" && !hasPlaceholder(v.Manifest):
+		bad(vp+".manifest", "must contain {i} with repeat, or versions would share a digest")
+	case repeated && v.Image != nil && !hasPlaceholder(v.Image.Seed):
+		bad(vp+".image.seed", "must contain {i} with repeat, or versions would share a digest")
+	case repeated && len(v.Index) > 0:
+		bad(vp+".index", "not allowed with repeat, or versions would share a digest")
+	}
+	return kinds
+}
+
+// checkIndex checks the children of an index: each points at a version
+// above it, with a platform or as an attestation.
+func (v FixtureVersion) checkIndex(bad badFunc, vp string, refs refsAbove) {
+	for k, e := range v.Index {
+		ep := fmt.Sprintf("%s.index[%d]", vp, k)
+		if e.Ref == "" {
+			bad(ep+".ref", "empty")
+		} else {
+			refs.pointsAt(bad, ep+".ref", e.Ref)
+		}
+		if _, ok := parsePlatform(e.Platform); e.Platform != "" && !ok {
+			bad(ep+".platform", "%q is not os/architecture or os/architecture/variant", e.Platform)
+		}
+		if e.AttestationOf != "" {
+			if e.Platform != "" {
+				bad(ep, "platform and attestation_of are exclusive")
+			}
+			refs.pointsAt(bad, ep+".attestation_of", e.AttestationOf)
+		}
+	}
+}
+
+// checkRepeat checks repeat, every and that repeated versions get names of
+// their own.
+func (v FixtureVersion) checkRepeat(bad badFunc, vp string, agePlaceholder bool) {
+	repeated := v.Repeat > 1
+	switch {
+	case v.Repeat < 0:
+		bad(vp+".repeat", "negative")
+	case repeated && v.Every == "" && !agePlaceholder:
+		bad(vp+".every", "required with repeat, unless age has a placeholder such as {2*i}d")
+	case repeated && v.Every != "" && agePlaceholder:
+		bad(vp+".every", "exclusive with an age that has a placeholder")
+	case !repeated && v.Every != "":
+		bad(vp+".every", "only meaningful with repeat > 1")
+	case repeated && v.Name != "" && !hasPlaceholder(v.Name):
+		bad(vp+".name", "must contain {i} with repeat, or versions would share a name")
+	}
+	if v.Every != "" {
+		if _, err := parseAge(v.Every); err != nil {
+			bad(vp+".every", "%v", err)
+		}
+	}
 }
 
 // checkTime checks a time given as absKey or ageKey; an age with a
 // placeholder is checked once filled in, by drafts.
-func checkTime(bad func(string, string, ...any), path, absKey, ageKey string, abs time.Time, age string, placeholder bool) {
+func checkTime(bad badFunc, path, absKey, ageKey string, abs time.Time, age string, placeholder bool) {
 	if !abs.IsZero() && age != "" {
 		bad(path, "%s and %s are exclusive", absKey, ageKey)
 	}

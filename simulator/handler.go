@@ -131,36 +131,15 @@ func parseRoute(method, escaped string) route {
 	if p == "/api/v3" || strings.HasPrefix(p, "/api/v3/") {
 		rt.base, p = "/api/v3", p[len("/api/v3"):]
 	}
-	raw := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		u, err := url.PathUnescape(r)
-		if err != nil {
-			return route{base: rt.base}
-		}
-		segs[i] = u
+	segs, ok := unescapeSegments(p)
+	if !ok {
+		return route{base: rt.base}
 	}
-	var rest []string
-	switch {
-	case len(segs) >= 2 && segs[0] == "orgs":
-		rt.kind, rt.ref, rest = kindOrg, segs[1], segs[2:]
-	case len(segs) >= 2 && segs[0] == "organizations":
-		rt.kind, rt.ref, rt.byID, rest = kindOrg, segs[1], true, segs[2:]
-	case len(segs) >= 2 && segs[0] == "users":
-		rt.kind, rt.ref, rest = kindUser, segs[1], segs[2:]
-	case len(segs) == 1 && segs[0] == "user":
-		if method == http.MethodGet {
-			rt.op = opUser
-		}
-		return rt
-	case len(segs) >= 2 && segs[0] == "user" && isDigits(segs[1]):
-		rt.kind, rt.ref, rt.byID, rest = kindUser, segs[1], true, segs[2:]
-	case len(segs) >= 2 && segs[0] == "user":
-		rt.kind, rest = kindSelf, segs[1:]
-	default:
+	rest, ok := rt.matchOwner(method, segs)
+	if !ok {
 		return rt
 	}
-	get, del, post := method == http.MethodGet, method == http.MethodDelete, method == http.MethodPost
+	get := method == http.MethodGet
 	switch {
 	case len(rest) == 1 && rest[0] == "packages":
 		if get {
@@ -172,32 +151,86 @@ func parseRoute(method, escaped string) route {
 		}
 	case len(rest) >= 3 && rest[0] == "packages":
 		rt.pkgType, rt.pkgName = rest[1], rest[2]
-		tail := rest[3:]
-		switch {
-		case len(tail) == 0 && get:
-			rt.op = opGetPackage
-		case len(tail) == 0 && del:
-			rt.op = opDeletePackage
-		case len(tail) == 1 && tail[0] == "restore" && post:
-			rt.op = opRestorePackage
-		case len(tail) == 1 && tail[0] == "versions" && get:
-			rt.op = opListVersions
-		case len(tail) >= 2 && tail[0] == "versions":
-			rt.versionID = -1
-			if id, err := strconv.ParseInt(tail[1], 10, 64); err == nil && isDigits(tail[1]) {
-				rt.versionID = id
-			}
-			switch {
-			case len(tail) == 2 && get:
-				rt.op = opGetVersion
-			case len(tail) == 2 && del:
-				rt.op = opDeleteVersion
-			case len(tail) == 3 && tail[2] == "restore" && post:
-				rt.op = opRestoreVersion
-			}
-		}
+		rt.matchPackage(method, rest[3:])
 	}
 	return rt
+}
+
+// unescapeSegments splits a path without its base into unescaped segments;
+// false when one does not unescape.
+func unescapeSegments(p string) ([]string, bool) {
+	raw := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	segs := make([]string, len(raw))
+	for i, r := range raw {
+		u, err := url.PathUnescape(r)
+		if err != nil {
+			return nil, false
+		}
+		segs[i] = u
+	}
+	return segs, true
+}
+
+// matchOwner reads the owner the path starts with (/orgs/{org},
+// /organizations/{id}, /users/{user}, /user/{id} or /user) into rt and
+// returns the segments after it. It returns false when there is nothing
+// more to match: GET /user (then matched), or a path of no owner.
+func (rt *route) matchOwner(method string, segs []string) ([]string, bool) {
+	switch {
+	case len(segs) >= 2 && segs[0] == "orgs":
+		rt.kind, rt.ref = kindOrg, segs[1]
+	case len(segs) >= 2 && segs[0] == "organizations":
+		rt.kind, rt.ref, rt.byID = kindOrg, segs[1], true
+	case len(segs) >= 2 && segs[0] == "users":
+		rt.kind, rt.ref = kindUser, segs[1]
+	case len(segs) == 1 && segs[0] == "user":
+		if method == http.MethodGet {
+			rt.op = opUser
+		}
+		return nil, false
+	case len(segs) >= 2 && segs[0] == "user" && isDigits(segs[1]):
+		rt.kind, rt.ref, rt.byID = kindUser, segs[1], true
+	case len(segs) >= 2 && segs[0] == "user":
+		rt.kind = kindSelf
+		return segs[1:], true
+	default:
+		return nil, false
+	}
+	return segs[2:], true
+}
+
+// matchPackage matches what follows /packages/{type}/{name}.
+func (rt *route) matchPackage(method string, tail []string) {
+	get, del, post := method == http.MethodGet, method == http.MethodDelete, method == http.MethodPost
+	switch {
+	case len(tail) == 0 && get:
+		rt.op = opGetPackage
+	case len(tail) == 0 && del:
+		rt.op = opDeletePackage
+	case len(tail) == 1 && tail[0] == "restore" && post:
+		rt.op = opRestorePackage
+	case len(tail) == 1 && tail[0] == "versions" && get:
+		rt.op = opListVersions
+	case len(tail) >= 2 && tail[0] == "versions":
+		rt.matchVersion(method, tail[1:])
+	}
+}
+
+// matchVersion matches what follows /packages/{type}/{name}/versions:
+// {id} and {id}/restore.
+func (rt *route) matchVersion(method string, tail []string) {
+	rt.versionID = -1
+	if id, err := strconv.ParseInt(tail[0], 10, 64); err == nil && isDigits(tail[0]) {
+		rt.versionID = id
+	}
+	switch {
+	case len(tail) == 1 && method == http.MethodGet:
+		rt.op = opGetVersion
+	case len(tail) == 1 && method == http.MethodDelete:
+		rt.op = opDeleteVersion
+	case len(tail) == 2 && tail[1] == "restore" && method == http.MethodPost:
+		rt.op = opRestoreVersion
+	}
 }
 
 func isDigits(s string) bool {

@@ -19,53 +19,13 @@ const specURL = "https://api.github.com/openapi/api.github.com.json"
 // generated/api.github.com.json of the npm package @octokit/openapi@23.0.2.
 // Without it the test skips, except in CI (CI=true) where it fails.
 func TestOpenAPI_ResponsesMatchSchemas(t *testing.T) {
-	path := os.Getenv("GHPRUNE_OPENAPI_SPEC")
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GHPRUNE_OPENAPI_SPEC is not set: CI must validate the simulator against @octokit/openapi@23.0.2 generated/api.github.com.json")
-		}
-		t.Skip("GHPRUNE_OPENAPI_SPEC is not set (npm install @octokit/openapi@23.0.2; point it at generated/api.github.com.json)")
+	spec := loadSpec(t)
+	pkgSchema, verSchema, errSchema := spec.pkg, spec.ver, spec.err
+	pkgProps, verProps := spec.pkgProps, spec.verProps
+	validate := func(what string, s *jsonschema.Schema, v any, props []string) {
+		t.Helper()
+		spec.validate(t, what, s, v, props)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	schemas := dig(t, doc, "components", "schemas")
-	// Keep the declared property names before the rewrite, to check below
-	// that we send no field the schema does not know (a misspelt field
-	// would pass a schema without additionalProperties: false).
-	declared := func(name string, where ...string) []string {
-		return propertyNames(t, dig(t, schemas, append([]string{name}, where...)...))
-	}
-	pkgProps, verProps, metaProps := declared("package"), declared("package-version"), declared("package-version", "properties", "metadata")
-	userProps := declared("simple-user")
-
-	// The document is OpenAPI 3.0, whose schema dialect is not JSON Schema
-	// 2020-12: "nullable: true" has no meaning there, and boolean
-	// exclusiveMinimum/Maximum are draft-4 syntax. Rewrite both in place
-	// (nullable becomes a type union with "null", or anyOf with a null
-	// schema where there is no type) and load the whole document as one
-	// resource, so that its $refs (#/components/schemas/…) resolve.
-	from30(doc)
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat() // date-time and uri are checked, not just annotations
-	if err := c.AddResource(specURL, doc); err != nil {
-		t.Fatal(err)
-	}
-	compile := func(name string) *jsonschema.Schema {
-		s, err := c.Compile(specURL + "#/components/schemas/" + name)
-		if err != nil {
-			t.Fatalf("compile %s: %v", name, err)
-		}
-		return s
-	}
-	pkgSchema, verSchema, errSchema := compile("package"), compile("package-version"), compile("basic-error")
 
 	h := newHarness(t, Options{PrimaryLimit: 5000}, baseFixture, `
 packages:
@@ -81,35 +41,6 @@ packages:
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
 
-	validate := func(what string, s *jsonschema.Schema, v any, props []string) {
-		t.Helper()
-		if err := s.Validate(v); err != nil {
-			t.Errorf("%s: %v", what, err)
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		for k := range m {
-			if !slices.Contains(props, k) {
-				t.Errorf("%s: field %q is not declared by the schema", what, k)
-			}
-		}
-		if owner, ok := m["owner"].(map[string]any); ok {
-			for k := range owner {
-				if !slices.Contains(userProps, k) {
-					t.Errorf("%s: owner field %q is not declared by simple-user", what, k)
-				}
-			}
-		}
-		if meta, ok := m["metadata"].(map[string]any); ok {
-			for k := range meta {
-				if !slices.Contains(metaProps, k) {
-					t.Errorf("%s: metadata field %q is not declared", what, k)
-				}
-			}
-		}
-	}
 	get := func(path, token string, status int) any {
 		t.Helper()
 		r := h.call(t, "GET", path, token)
@@ -167,6 +98,98 @@ packages:
 		t.Fatalf("last-version delete: %d %v", r.status, err)
 	}
 	validate("400 delete", errSchema, v, errProps)
+}
+
+// specSchemas are the schemas of GitHub's OpenAPI description that the
+// simulator's answers must match, with the property names each declares.
+type specSchemas struct {
+	pkg, ver, err                            *jsonschema.Schema
+	pkgProps, verProps, metaProps, userProps []string
+}
+
+// loadSpec reads and compiles the document GHPRUNE_OPENAPI_SPEC names,
+// skipping the test without it, except in CI (CI=true) where it fails.
+func loadSpec(t *testing.T) *specSchemas {
+	t.Helper()
+	path := os.Getenv("GHPRUNE_OPENAPI_SPEC")
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GHPRUNE_OPENAPI_SPEC is not set: CI must validate the simulator against @octokit/openapi@23.0.2 generated/api.github.com.json")
+		}
+		t.Skip("GHPRUNE_OPENAPI_SPEC is not set (npm install @octokit/openapi@23.0.2; point it at generated/api.github.com.json)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(f)
+	f.Close()
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	schemas := dig(t, doc, "components", "schemas")
+	// Keep the declared property names before the rewrite, to check below
+	// that we send no field the schema does not know (a misspelt field
+	// would pass a schema without additionalProperties: false).
+	declared := func(name string, where ...string) []string {
+		return propertyNames(t, dig(t, schemas, append([]string{name}, where...)...))
+	}
+	var spec specSchemas
+	spec.pkgProps, spec.verProps, spec.metaProps = declared("package"), declared("package-version"), declared("package-version", "properties", "metadata")
+	spec.userProps = declared("simple-user")
+
+	// The document is OpenAPI 3.0, whose schema dialect is not JSON Schema
+	// 2020-12: "nullable: true" has no meaning there, and boolean
+	// exclusiveMinimum/Maximum are draft-4 syntax. Rewrite both in place
+	// (nullable becomes a type union with "null", or anyOf with a null
+	// schema where there is no type) and load the whole document as one
+	// resource, so that its $refs (#/components/schemas/…) resolve.
+	from30(doc)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat() // date-time and uri are checked, not just annotations
+	if err := c.AddResource(specURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	compile := func(name string) *jsonschema.Schema {
+		s, err := c.Compile(specURL + "#/components/schemas/" + name)
+		if err != nil {
+			t.Fatalf("compile %s: %v", name, err)
+		}
+		return s
+	}
+	spec.pkg, spec.ver, spec.err = compile("package"), compile("package-version"), compile("basic-error")
+	return &spec
+}
+
+// validate checks v against s, and that v, its owner and its metadata
+// have no field their schemas do not declare (props for v itself).
+func (spec *specSchemas) validate(t *testing.T, what string, s *jsonschema.Schema, v any, props []string) {
+	t.Helper()
+	if err := s.Validate(v); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	checkDeclared(t, m, props, "%s: field %q is not declared by the schema", what)
+	if owner, ok := m["owner"].(map[string]any); ok {
+		checkDeclared(t, owner, spec.userProps, "%s: owner field %q is not declared by simple-user", what)
+	}
+	if meta, ok := m["metadata"].(map[string]any); ok {
+		checkDeclared(t, meta, spec.metaProps, "%s: metadata field %q is not declared", what)
+	}
+}
+
+// checkDeclared reports with format (what, field) each field not in props.
+func checkDeclared(t *testing.T, fields map[string]any, props []string, format, what string) {
+	t.Helper()
+	for k := range fields {
+		if !slices.Contains(props, k) {
+			t.Errorf(format, what, k)
+		}
+	}
 }
 
 func dig(t *testing.T, v any, keys ...string) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/internal/clock"
-	"github.com/ghprune/ghprune/journal"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/simulator"
 )
@@ -33,148 +34,215 @@ func cmdDemo(ctx context.Context, args []string, e env) int {
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	dir := *keep
+	fail := func(err error) int {
+		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
+		return exitFailed
+	}
+	dir, cleanup, err := demoDir(*keep)
+	if err != nil {
+		return fail(err)
+	}
+	defer cleanup()
+	d, stop, err := startDemo(e, dir, *rows)
+	if err != nil {
+		return fail(err)
+	}
+	defer stop()
+	d.intro()
+
+	d.step(1, "Validate the policies", "ghprune validate -config ghprune.yaml")
+	if code := run(ctx, []string{"validate", "-config", d.cfgPath}, d.env); code != 0 {
+		return code
+	}
+	if code := d.plan(ctx); code != 0 {
+		return code
+	}
+	if code := d.explain(ctx); code != 0 {
+		return code
+	}
+	code := d.apply(ctx)
+	runID, err := lastRunID(ctx, d.cfgPath)
+	if err != nil {
+		return fail(err)
+	}
+	rid := fmt.Sprint(runID)
+	if code := d.history(ctx, rid); code != 0 {
+		return code
+	}
+	rc := d.restore(ctx, rid)
+	if rc != 0 || code != 0 {
+		return exitFailed
+	}
+	fmt.Fprintln(d.w, "\nDone. Point -config at a file like configs/ghcr-services.yaml and GITHUB_TOKEN at a classic PAT to plan against GitHub.")
+	return exitOK
+}
+
+// demoDir returns the directory for the demo's config and journal: keep,
+// or a temporary one that cleanup removes.
+func demoDir(keep string) (dir string, cleanup func(), err error) {
+	dir, cleanup = keep, func() {}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "ghprune-demo-")
 		if err != nil {
-			fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-			return exitFailed
+			return "", nil, err
 		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
 	} else if err := os.MkdirAll(dir, 0o750); err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-		return exitFailed
+		return "", nil, err
 	}
 	// The simulator starts afresh every time, so must its journal: an old
 	// journal's refusals would name versions of an earlier simulator.
 	for _, f := range []string{"journal.db", "journal.db-wal", "journal.db-shm"} {
 		os.Remove(filepath.Join(dir, f))
 	}
+	return dir, cleanup, nil
+}
+
+// demoSession is the demo's simulator, serving on loopback, and what its
+// steps need to run commands against it.
+type demoSession struct {
+	sim     *simulator.Server
+	clk     *clock.Fake
+	world   simulator.DemoWorld
+	counts  map[string]demoCount
+	url     string
+	cfgPath string
+	// env runs the commands: the simulated clock, and the simulator's token
+	// as GITHUB_TOKEN.
+	env     env
+	w       io.Writer
+	maxRows string
+}
+
+// startDemo seeds the simulator, serves it on loopback and writes the
+// demo's config into dir; stop stops the server.
+func startDemo(e env, dir string, rows int) (_ *demoSession, stop func(), _ error) {
 	clk := clock.NewFake(e.clock.Now().UTC().Truncate(time.Second))
 	sim := simulator.New(simulator.Options{Clock: clk, PrimaryLimit: 5000, MutationSpacing: time.Second})
 	world, err := simulator.SeedDemo(sim)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-		return exitFailed
+		return nil, nil, err
 	}
-	counts := countDemo(sim, world.Packages)
-	child := world.KeptChild
+	d := &demoSession{sim: sim, clk: clk, world: world, counts: countDemo(sim, world.Packages),
+		cfgPath: filepath.Join(dir, "ghprune.yaml"), w: e.stdout, maxRows: fmt.Sprint(rows)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-		return exitFailed
+		return nil, nil, err
 	}
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String()
-	cfgPath := filepath.Join(dir, "ghprune.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(demoConfig, url, filepath.Join(dir, "journal.db"))), 0o600); err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-		return exitFailed
+	d.url = "http://" + ln.Addr().String()
+	if err := os.WriteFile(d.cfgPath, []byte(fmt.Sprintf(demoConfig, d.url, filepath.Join(dir, "journal.db"))), 0o600); err != nil {
+		srv.Close()
+		return nil, nil, err
 	}
-	de := env{stdout: e.stdout, stderr: e.stderr, clock: clk, stdoutTTY: e.stdoutTTY,
+	d.env = env{stdout: e.stdout, stderr: e.stderr, clock: clk, stdoutTTY: e.stdoutTTY,
 		getenv: func(k string) string {
 			if k == "GITHUB_TOKEN" {
 				return demoToken
 			}
 			return ""
 		}}
-	w := e.stdout
-	step := func(n int, title, cmd string) {
-		fmt.Fprintf(w, "\n━━ %d. %s\n   $ %s\n\n", n, title, cmd)
-	}
-	fmt.Fprintf(w, "ghprune demo: a GitHub Packages simulator on %s (no token, no network)\n", url)
-	fmt.Fprintf(w, "  org acme-corp: %s\n  user octocat (the token's own account): %s\n  user hubot (someone else; public packages only)\n",
-		counts["acme-corp"], counts["octocat"])
-	fmt.Fprintf(w, "  simulated time starts %s; deletes are paced at 60 a minute as on GitHub, the clock jumps instead of waiting\n", clk.Now().Format(time.RFC3339))
-	fmt.Fprintf(w, "  config: %s\n", cfgPath)
+	return d, func() { srv.Close() }, nil
+}
 
-	step(1, "Validate the policies", "ghprune validate -config ghprune.yaml")
-	if code := run(ctx, []string{"validate", "-config", cfgPath}, de); code != 0 {
+func (d *demoSession) intro() {
+	w := d.w
+	fmt.Fprintf(w, "ghprune demo: a GitHub Packages simulator on %s (no token, no network)\n", d.url)
+	fmt.Fprintf(w, "  org acme-corp: %s\n  user octocat (the token's own account): %s\n  user hubot (someone else; public packages only)\n",
+		d.counts["acme-corp"], d.counts["octocat"])
+	fmt.Fprintf(w, "  simulated time starts %s; deletes are paced at 60 a minute as on GitHub, the clock jumps instead of waiting\n", d.clk.Now().Format(time.RFC3339))
+	fmt.Fprintf(w, "  config: %s\n", d.cfgPath)
+}
+
+func (d *demoSession) step(n int, title, cmd string) {
+	fmt.Fprintf(d.w, "\n━━ %d. %s\n   $ %s\n\n", n, title, cmd)
+}
+
+func (d *demoSession) plan(ctx context.Context) int {
+	d.step(2, "Plan (dry run, the default): every version gets a decision and a reason; nothing is sent but GETs", "ghprune plan -config ghprune.yaml")
+	before := d.sim.Stats()
+	if code := run(ctx, []string{"plan", "-config", d.cfgPath, "-format", "table", "-max-rows", d.maxRows}, d.env); code != 0 {
 		return code
 	}
-	maxRows := fmt.Sprint(*rows)
-	step(2, "Plan (dry run, the default): every version gets a decision and a reason; nothing is sent but GETs", "ghprune plan -config ghprune.yaml")
-	before := sim.Stats()
-	if code := run(ctx, []string{"plan", "-config", cfgPath, "-format", "table", "-max-rows", maxRows}, de); code != 0 {
-		return code
-	}
-	after := sim.Stats()
-	fmt.Fprintf(w, "\n   simulator: %d API requests and %d manifest reads served during the plan, %d of them DELETE\n",
+	after := d.sim.Stats()
+	fmt.Fprintf(d.w, "\n   simulator: %d API requests and %d manifest reads served during the plan, %d of them DELETE\n",
 		after.Requests-before.Requests-(after.ByOp["GET manifest"]-before.ByOp["GET manifest"])-(after.ByOp["GET token"]-before.ByOp["GET token"])-(after.ByOp["GET /v2/"]-before.ByOp["GET /v2/"]),
 		after.ManifestFetches-before.ManifestFetches, after.ByOp["DELETE version"]-before.ByOp["DELETE version"])
+	return exitOK
+}
 
-	step(3, "Explain: why an untagged platform manifest of the multi-platform image v3.0.0 survives \"untagged older than 7d\"",
+func (d *demoSession) explain(ctx context.Context) int {
+	child := d.world.KeptChild
+	d.step(3, "Explain: why an untagged platform manifest of the multi-platform image v3.0.0 survives \"untagged older than 7d\"",
 		"ghprune explain -config ghprune.yaml -policy ci-images -package platform/api -version "+child[:19]+"…")
-	before = sim.Stats()
-	if code := run(ctx, []string{"explain", "-config", cfgPath, "-policy", "ci-images", "-package", "platform/api", "-version", child, "-format", "table"}, de); code != 0 {
+	before := d.sim.Stats()
+	if code := run(ctx, []string{"explain", "-config", d.cfgPath, "-policy", "ci-images", "-package", "platform/api", "-version", child, "-format", "table"}, d.env); code != 0 {
 		return code
 	}
-	fmt.Fprintf(w, "\n   manifests read again for this: %d (cached by digest in the journal)\n", sim.Stats().ManifestFetches-before.ManifestFetches)
+	fmt.Fprintf(d.w, "\n   manifests read again for this: %d (cached by digest in the journal)\n", d.sim.Stats().ManifestFetches-before.ManifestFetches)
+	return exitOK
+}
 
-	step(4, "Apply: enforce policies delete, oldest first, each journaled before it is sent", "ghprune apply -config ghprune.yaml")
-	start := clk.Now()
-	code := run(ctx, []string{"apply", "-config", cfgPath, "-format", "table", "-max-rows", maxRows}, de)
-	st := sim.Stats()
-	fmt.Fprintf(w, "\n   simulator: %d versions deleted, %d refused by GitHub (the public cli version pulled 12,000 times: reported as skipped, the run went on; exit %d); %s of simulated time at 60 deletes a minute\n",
-		st.Deletes, st.ByStatus[400], code, clk.Now().Sub(start).Round(time.Second))
-	fmt.Fprintf(w, "   a second plan now keeps that version as download-limit without asking GitHub again\n")
+// apply returns apply's exit code; the demo goes on after a refusal.
+func (d *demoSession) apply(ctx context.Context) int {
+	d.step(4, "Apply: enforce policies delete, oldest first, each journaled before it is sent", "ghprune apply -config ghprune.yaml")
+	start := d.clk.Now()
+	code := run(ctx, []string{"apply", "-config", d.cfgPath, "-format", "table", "-max-rows", d.maxRows}, d.env)
+	st := d.sim.Stats()
+	fmt.Fprintf(d.w, "\n   simulator: %d versions deleted, %d refused by GitHub (the public cli version pulled 12,000 times: reported as skipped, the run went on; exit %d); %s of simulated time at 60 deletes a minute\n",
+		st.Deletes, st.ByStatus[400], code, d.clk.Now().Sub(start).Round(time.Second))
+	fmt.Fprintf(d.w, "   a second plan now keeps that version as download-limit without asking GitHub again\n")
+	return code
+}
 
-	runID, err := lastRunID(ctx, cfgPath)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune demo: %v\n", err)
-		return exitFailed
-	}
-	rid := fmt.Sprint(runID)
-	step(5, "History: the journal records every deletion and its restore deadline", "ghprune history -config ghprune.yaml")
-	if code := run(ctx, []string{"history", "-config", cfgPath, "-format", "table"}, de); code != 0 {
+func (d *demoSession) history(ctx context.Context, rid string) int {
+	d.step(5, "History: the journal records every deletion and its restore deadline", "ghprune history -config ghprune.yaml")
+	if code := run(ctx, []string{"history", "-config", d.cfgPath, "-format", "table"}, d.env); code != 0 {
 		return code
 	}
 	var hist strings.Builder
-	he := de
+	he := d.env
 	he.stdout = &hist
-	run(ctx, []string{"history", "-config", cfgPath, "-run", rid, "-format", "table"}, he)
+	run(ctx, []string{"history", "-config", d.cfgPath, "-run", rid, "-format", "table"}, he)
 	lines := strings.Split(strings.TrimSpace(hist.String()), "\n")
-	fmt.Fprintf(w, "\n   $ ghprune history -config ghprune.yaml -run %s   (first rows of %d)\n", rid, len(lines)-2)
-	for i, l := range lines {
-		if i <= 5 || i == len(lines)-1 {
-			fmt.Fprintln(w, l)
-		} else if i == 6 {
-			fmt.Fprintln(w, "   …")
-		}
-	}
+	fmt.Fprintf(d.w, "\n   $ ghprune history -config ghprune.yaml -run %s   (first rows of %d)\n", rid, len(lines)-2)
+	printAbridged(d.w, lines, 5)
+	return exitOK
+}
 
-	step(6, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run "+rid)
+// restore returns restore's exit code.
+func (d *demoSession) restore(ctx context.Context, rid string) int {
+	d.step(6, "Restore: on-call undoes the whole run with one command", "ghprune restore -config ghprune.yaml -run "+rid)
 	var rest strings.Builder
-	re := de
+	re := d.env
 	re.stdout = &rest
-	restoresBefore := sim.Stats().Restores
-	rc := run(ctx, []string{"restore", "-config", cfgPath, "-run", rid, "-format", "table"}, re)
-	rl := strings.Split(strings.TrimSpace(rest.String()), "\n")
-	for i, l := range rl {
-		if i <= 4 || i == len(rl)-1 {
-			fmt.Fprintln(w, l)
-		} else if i == 5 {
-			fmt.Fprintln(w, "   …")
-		}
-	}
-	restored := sim.Stats().Restores - restoresBefore
+	restoresBefore := d.sim.Stats().Restores
+	rc := run(ctx, []string{"restore", "-config", d.cfgPath, "-run", rid, "-format", "table"}, re)
+	printAbridged(d.w, strings.Split(strings.TrimSpace(rest.String()), "\n"), 4)
+	restored := d.sim.Stats().Restores - restoresBefore
 	active := 0
-	for _, p := range world.Packages {
-		for _, v := range sim.Versions(p.Owner, p.Type, p.Name) {
+	for _, p := range d.world.Packages {
+		for _, v := range d.sim.Versions(p.Owner, p.Type, p.Name) {
 			if v.DeletedAt == nil {
 				active++
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n   simulator: %d versions restored (exit %d); %d of %d seeded versions are active again\n", restored, rc, active, counts["total"].n)
-	if rc != 0 || code != 0 {
-		return exitFailed
+	fmt.Fprintf(d.w, "\n   simulator: %d versions restored (exit %d); %d of %d seeded versions are active again\n", restored, rc, active, d.counts["total"].n)
+	return rc
+}
+
+// printAbridged prints lines 0 to head and the last line, with "…" for
+// the lines left out between them.
+func printAbridged(w io.Writer, lines []string, head int) {
+	for i, l := range lines {
+		if i <= head || i == len(lines)-1 {
+			fmt.Fprintln(w, l)
+		} else if i == head+1 {
+			fmt.Fprintln(w, "   …")
+		}
 	}
-	fmt.Fprintln(w, "\nDone. Point -config at a file like configs/ghcr-services.yaml and GITHUB_TOKEN at a classic PAT to plan against GitHub.")
-	return exitOK
 }
 
 // lastRunID returns the newest apply run in the demo's journal.
@@ -183,12 +251,12 @@ func lastRunID(ctx context.Context, cfgPath string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	j, err := journal.Open(ctx, cfg.State.Path)
+	h, err := engine.OpenHistory(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
-	defer j.Close()
-	runs, err := j.Runs(ctx, 10)
+	defer h.Close()
+	runs, err := h.Runs(ctx, 10)
 	if err != nil {
 		return 0, err
 	}

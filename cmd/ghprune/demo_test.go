@@ -19,6 +19,7 @@ var (
 )
 
 func TestDemo_RunsEveryStep(t *testing.T) {
+	t.Parallel() // the longest test: let the rest run beside it
 	var out strings.Builder
 	e := env{stdout: &out, stderr: &out, clock: clock.NewFake(t0), getenv: func(string) string { return "" }}
 	if code := run(context.Background(), []string{"demo", "-dir", t.TempDir()}, e); code != 0 {

@@ -20,9 +20,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ghprune/ghprune/daemon"
 	"github.com/ghprune/ghprune/executor"
 	"github.com/ghprune/ghprune/journal"
 	"github.com/ghprune/ghprune/metrics"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 )
@@ -521,7 +523,7 @@ func TestDocs_Commands(t *testing.T) {
 var jsonShapes = []any{
 	report.Report{}, report.Policy{}, report.Package{}, report.Decision{}, report.Summary{},
 	journal.Run{}, journal.Deletion{}, executor.RestoreResult{}, policy.Step{},
-	policyJSON{}, lastRunJSON{}, runJSON{}, journalRunJSON{},
+	daemon.PolicyInfo{}, daemon.LastRun{}, daemon.RunInfo{}, daemon.RunDetail{},
 }
 
 // jsonFields returns the JSON names of t's fields, embedded structs'
@@ -641,11 +643,16 @@ func TestDocs_RuleLabelsAndRestoreResults(t *testing.T) {
 		t.Fatalf("rule labels not read from policy/: %v", rules)
 	}
 	reportProblems(t, checkValues(readDoc(t, "docs/policy.md"), "rule label", rules))
-	results := stringConsts(t, filepath.Join(repoRoot, "executor"), "Restore")
-	if results["RestoreInProgress"] != "in-progress" {
-		t.Fatalf("restore results not read from executor/: %v", results)
+	results := map[string]string{}
+	for _, r := range plan.RestoreResults() {
+		results["plan.RestoreResult "+string(r)] = string(r)
 	}
 	reportProblems(t, checkValues(readDoc(t, "docs/operations.md"), "restore result", results))
+	causes := map[string]string{}
+	for _, c := range plan.Causes() {
+		causes["plan.Cause "+string(c)] = string(c)
+	}
+	reportProblems(t, checkValues(readDoc(t, "docs/cli.md"), "skip or failure reason", causes))
 }
 
 // decisionSteps returns the steps of the decision order as package policy

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"text/tabwriter"
 
+	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 )
@@ -41,33 +42,21 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
 		return exitUsage
 	}
-	a, code := startApp(ctx, cfg, "warn", e, nil, journalOptional)
-	if a == nil {
+	eng, code := openEngine(ctx, cfg, "warn", e, engine.JournalOptional)
+	if eng == nil {
 		return code
 	}
-	defer a.Close()
-	vs, facts, err := a.planner.Versions(ctx, pol, *pkg, e.clock.Now())
+	defer eng.Close()
+	x, err := eng.Explain(ctx, pol, *pkg, *version)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(err.Error()))
-		return exitFailed
-	}
-	var id int64
-	n, numErr := strconv.ParseInt(*version, 10, 64)
-	for _, v := range vs {
-		if v.Name == *version || (numErr == nil && v.ID == n) || contains(v.Tags, *version) {
-			id = v.ID
-			break
+		if errors.Is(err, engine.ErrNoSuchVersion) {
+			fmt.Fprintf(e.stderr, "ghprune explain: %v\n", report.Escape(err.Error()))
+		} else {
+			fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(err.Error()))
 		}
-	}
-	if id == 0 {
-		fmt.Fprintf(e.stderr, "ghprune explain: no active version %q in package %q (%d versions)\n", report.Escape(*version), report.Escape(*pkg), len(vs))
 		return exitFailed
 	}
-	steps, d, err := pol.Explain(vs, id, e.clock.Now(), facts)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitFailed
-	}
+	steps, d := x.Steps, x.Decision
 	if fmtName == "json" {
 		report.WriteJSON(e.stdout, map[string]any{"policy": pol.Name, "package": *pkg, "version_id": d.Version.ID, "version": d.Version.Name,
 			"tags": nonNilTags(d.Version.Tags), "action": d.Action, "rule": d.Rule, "reason": d.Reason, "steps": steps})
@@ -90,15 +79,6 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "\ndecision: %s (%s): %s\n", d.Action, report.Escape(report.ShortDigests(string(d.Rule))), report.Escape(report.ShortDigests(d.Reason)))
 	return exitOK
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func nonNilTags(t []string) []string {

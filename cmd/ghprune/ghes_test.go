@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
+	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/internal/httpsafe/httpsafetest"
 	"github.com/ghprune/ghprune/planner"
 	"github.com/ghprune/ghprune/policy"
@@ -243,15 +243,18 @@ func TestGHES_ManifestFetchMetrics(t *testing.T) {
 		t.Fatalf("config: exit %d", code)
 	}
 	reg := prometheus.NewRegistry()
-	a, code, err := openApp(context.Background(), cfg, g.env(&bytes.Buffer{}, &bytes.Buffer{}), zap.NewNop(), reg, journalOptional)
+	e := g.env(&bytes.Buffer{}, &bytes.Buffer{})
+	eng, err := engine.Open(context.Background(), engine.Options{Config: cfg, Getenv: e.getenv, Clock: e.clock,
+		HTTPClient: e.httpClient, Registerer: reg, Journal: engine.JournalOptional})
 	if err != nil {
-		t.Fatalf("openApp: %d %v", code, err)
+		t.Fatalf("engine: %v", err)
 	}
-	defer a.Close()
-	r, err := a.runPolicies(context.Background(), cfg.Policies, false, "test")
+	defer eng.Close()
+	run, err := eng.Plan(context.Background(), cfg.Policies)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	r := report.FromRun(run)
 	if got := g.decisions(r)["app/stray"]; got != "delete delete:untagged" {
 		t.Errorf("stray = %q: the manifests were not read after the 503", got)
 	}

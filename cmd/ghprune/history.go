@@ -2,54 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/journal"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 )
-
-// openJournal opens the journal named by the config without needing a token:
-// history must work for an on-call engineer with only the database. It never
-// creates one: run from the wrong directory, an empty new journal would
-// answer "nothing happened".
-func openJournal(ctx context.Context, config string, e env) (*journal.Journal, int) {
-	cfg, code := loadConfig(config, e)
-	if cfg == nil {
-		return nil, code
-	}
-	j, err := journal.OpenExisting(ctx, cfg.State.Path)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		if errors.Is(err, journal.ErrNoJournal) {
-			return nil, exitUsage
-		}
-		return nil, exitFailed
-	}
-	return j, 0
-}
-
-// checkRun makes -run N an error when the journal has no run N: "0 matched"
-// would read as "nothing to do".
-func checkRun(ctx context.Context, j *journal.Journal, id int64, e env) int {
-	if id == 0 {
-		return 0
-	}
-	if _, err := j.Run(ctx, id); err != nil {
-		if errors.Is(err, journal.ErrNoRun) {
-			fmt.Fprintf(e.stderr, "ghprune: the journal %s has no run %d (ghprune history lists the runs)\n", j.Path(), id)
-			return exitUsage
-		}
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitFailed
-	}
-	return 0
-}
 
 func cmdHistory(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
@@ -72,47 +35,35 @@ func cmdHistory(ctx context.Context, args []string, e env) int {
 	}
 	// -restorable shows open intents too: a restore settles them against
 	// GitHub first and restores the ones that were deleted.
-	f := journal.Filter{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, IncludeIntents: *restorable, Now: e.clock.Now()}
-	if f.Since, err = parseSince(*since, e); err != nil {
+	q := engine.Query{RunID: *runID, Owner: *owner, Package: *pkg, Tag: *tag, Restorable: *restorable, Now: e.clock.Now()}
+	if q.Since, err = parseSince(*since, e); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune history: %v\n", err)
 		return exitUsage
 	}
-	j, code := openJournal(ctx, *config, e)
-	if j == nil {
+	cfg, code := loadConfig(*config, e)
+	if cfg == nil {
 		return code
 	}
-	defer j.Close()
-	if code := checkRun(ctx, j, *runID, e); code != 0 {
-		return code
+	h, err := engine.OpenHistory(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitCode(err)
 	}
+	defer h.Close()
 	deletionsWanted := *runID != 0 || *owner != "" || *pkg != "" || *tag != "" || *restorable || *since != ""
 	if !deletionsWanted {
-		runs, err := j.Runs(ctx, *limit)
+		runs, err := h.Runs(ctx, *limit)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 			return exitFailed
 		}
-		if fmtName == "json" {
-			report.WriteJSON(e.stdout, map[string]any{"runs": nonNilRuns(runs)})
-			return exitOK
-		}
-		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RUN\tKIND\tSTARTED\tFINISHED\tSTATUS\tPOLICIES\tPLANNED\tDELETED\tFAILED\tSKIPPED\tRESTORED\tTRIGGER\tACTOR")
-		for _, r := range runs {
-			fin := "-"
-			if r.FinishedAt != nil {
-				fin = r.FinishedAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.RFC3339), fin, r.Status,
-				report.Escape(strings.Join(r.Policies, ",")), r.Planned, r.Deleted, r.Failed, r.Skipped, r.Restored, r.Trigger, report.Escape(r.Actor))
-		}
-		tw.Flush()
+		writeRuns(e, runs, fmtName)
 		return exitOK
 	}
-	ds, err := j.Deletions(ctx, f)
+	ds, err := h.Deletions(ctx, q)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		return exitFailed
+		return exitCode(err)
 	}
 	if fmtName == "json" {
 		if ds == nil {
@@ -160,4 +111,23 @@ func nonNilRuns(r []journal.Run) []journal.Run {
 		return []journal.Run{}
 	}
 	return r
+}
+
+// writeRuns renders the runs, newest first.
+func writeRuns(e env, runs []journal.Run, format string) {
+	if format == "json" {
+		report.WriteJSON(e.stdout, map[string]any{"runs": nonNilRuns(runs)})
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tKIND\tSTARTED\tFINISHED\tSTATUS\tPOLICIES\tPLANNED\tDELETED\tFAILED\tSKIPPED\tRESTORED\tTRIGGER\tACTOR")
+	for _, r := range runs {
+		fin := "-"
+		if r.FinishedAt != nil {
+			fin = r.FinishedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.Kind, r.StartedAt.Format(time.RFC3339), fin, r.Status,
+			report.Escape(strings.Join(r.Policies, ",")), r.Planned, r.Deleted, r.Failed, r.Skipped, r.Restored, r.Trigger, report.Escape(r.Actor))
+	}
+	tw.Flush()
 }

@@ -140,74 +140,87 @@ func childCmd(bin string, args ...string) *exec.Cmd {
 // -since 1h` must leave nothing deleted: every intent the killed process
 // left open is reconciled and what it deleted is restored.
 func TestKill_ApplyAtRandomPoints_RestoreBringsEverythingBack(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and kills real processes")
 	}
 	bin := ghpruneBinary(t)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	// Each kill has its own simulator, journal and process, and spends its
+	// time waiting on the real pace: six at a time, whatever GOMAXPROCS
+	// (t.Parallel would run two on two cores).
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 6)
+	defer wg.Wait()
 	for i := 0; i < 20; i++ {
 		killAt, afterGitHub := int32(1+r.IntN(6)), r.IntN(2) == 0
-		t.Run(fmt.Sprintf("kill-%02d-at-delete-%d-after-%v", i, killAt, afterGitHub), func(t *testing.T) {
-			var child atomic.Pointer[os.Process]
-			rig := newRealRig(t, 8, func(rig *realRig, n int32, w http.ResponseWriter, req *http.Request) bool {
-				if n != killAt {
-					return false
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			t.Run(fmt.Sprintf("kill-%02d-at-delete-%d-after-%v", i, killAt, afterGitHub), func(t *testing.T) {
+				var child atomic.Pointer[os.Process]
+				rig := newRealRig(t, 8, func(rig *realRig, n int32, w http.ResponseWriter, req *http.Request) bool {
+					if n != killAt {
+						return false
+					}
+					if afterGitHub {
+						rig.sim.ServeHTTP(httptest.NewRecorder(), req) // GitHub deletes; the answer is lost
+					}
+					if p := child.Load(); p != nil {
+						p.Kill()
+					}
+					return true
+				})
+				cmd := childCmd(bin, "apply", "-config", rig.cfg, "-format", "json")
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
 				}
+				child.Store(cmd.Process)
+				err := cmd.Wait()
+				if err == nil || !strings.Contains(err.Error(), "killed") {
+					t.Fatalf("apply was not killed: %v", err)
+				}
+				wantDeleted := int(killAt) - 1
 				if afterGitHub {
-					rig.sim.ServeHTTP(httptest.NewRecorder(), req) // GitHub deletes; the answer is lost
+					wantDeleted++
 				}
-				if p := child.Load(); p != nil {
-					p.Kill()
+				if got := rig.deleted(); got != wantDeleted {
+					t.Fatalf("simulator has %d deleted before restore, want %d", got, wantDeleted)
 				}
-				return true
+				// The killed run shows as interrupted, not running forever, and
+				// what history and a dry run promise is what the restore does.
+				if _, out := rig.run(t, "history", "-format", "json"); !strings.Contains(out, `"status": "interrupted"`) {
+					t.Errorf("history does not show the killed run as interrupted:\n%s", out)
+				}
+				// history reads only the journal: it lists the open intent the
+				// kill left (deleted or not, GitHub will tell the restore).
+				_, hist := rig.run(t, "history", "-restorable", "-format", "json")
+				if n, open := strings.Count(hist, `"version_id"`), strings.Count(hist, `"state": "intent"`); n != int(killAt) || open != 1 {
+					t.Errorf("history -restorable lists %d versions (%d open intents), want %d with 1 open intent:\n%s", n, open, killAt, hist)
+				}
+				_, dry := rig.run(t, "restore", "-since", "1h", "-dry-run", "-format", "json")
+				if n := strings.Count(dry, `"result": "would-restore"`); n != wantDeleted {
+					t.Errorf("restore -dry-run would restore %d, want %d:\n%s", n, wantDeleted, dry)
+				}
+				code, out := rig.run(t, "restore", "-since", "1h", "-format", "json")
+				if code != 0 {
+					t.Fatalf("restore exit %d:\n%s", code, out)
+				}
+				if n := strings.Count(out, `"result": "restored"`); n != wantDeleted {
+					t.Errorf("restore restored %d, the dry run promised %d", n, wantDeleted)
+				}
+				if got := rig.deleted(); got != 0 {
+					t.Fatalf("%d versions still deleted after restore:\n%s", got, out)
+				}
 			})
-			cmd := childCmd(bin, "apply", "-config", rig.cfg, "-format", "json")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			child.Store(cmd.Process)
-			err := cmd.Wait()
-			if err == nil || !strings.Contains(err.Error(), "killed") {
-				t.Fatalf("apply was not killed: %v", err)
-			}
-			wantDeleted := int(killAt) - 1
-			if afterGitHub {
-				wantDeleted++
-			}
-			if got := rig.deleted(); got != wantDeleted {
-				t.Fatalf("simulator has %d deleted before restore, want %d", got, wantDeleted)
-			}
-			// The killed run shows as interrupted, not running forever, and
-			// what history and a dry run promise is what the restore does.
-			if _, out := rig.run(t, "history", "-format", "json"); !strings.Contains(out, `"status": "interrupted"`) {
-				t.Errorf("history does not show the killed run as interrupted:\n%s", out)
-			}
-			// history reads only the journal: it lists the open intent the
-			// kill left (deleted or not, GitHub will tell the restore).
-			_, hist := rig.run(t, "history", "-restorable", "-format", "json")
-			if n, open := strings.Count(hist, `"version_id"`), strings.Count(hist, `"state": "intent"`); n != int(killAt) || open != 1 {
-				t.Errorf("history -restorable lists %d versions (%d open intents), want %d with 1 open intent:\n%s", n, open, killAt, hist)
-			}
-			_, dry := rig.run(t, "restore", "-since", "1h", "-dry-run", "-format", "json")
-			if n := strings.Count(dry, `"result": "would-restore"`); n != wantDeleted {
-				t.Errorf("restore -dry-run would restore %d, want %d:\n%s", n, wantDeleted, dry)
-			}
-			code, out := rig.run(t, "restore", "-since", "1h", "-format", "json")
-			if code != 0 {
-				t.Fatalf("restore exit %d:\n%s", code, out)
-			}
-			if n := strings.Count(out, `"result": "restored"`); n != wantDeleted {
-				t.Errorf("restore restored %d, the dry run promised %d", n, wantDeleted)
-			}
-			if got := rig.deleted(); got != 0 {
-				t.Fatalf("%d versions still deleted after restore:\n%s", got, out)
-			}
-		})
+		}()
 	}
 }
 
 // history runs from a second process while apply is deleting.
 func TestKill_HistoryFromSecondProcessDuringApply(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -244,6 +257,7 @@ func TestKill_HistoryFromSecondProcessDuringApply(t *testing.T) {
 // Two enforcing processes on one journal: the second is refused while the
 // first deletes, naming it, and every version is deleted and journaled once.
 func TestKill_SecondApplyProcessIsRefused(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -276,6 +290,7 @@ func TestKill_SecondApplyProcessIsRefused(t *testing.T) {
 // A restore killed mid-way leaves no claim behind that blocks the next
 // one: the second restore brings everything back and exits 0.
 func TestKill_RestoreKilledMidwayIsFinishedByTheNext(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and kills real processes")
 	}

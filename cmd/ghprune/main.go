@@ -1,5 +1,5 @@
 // Command ghprune enforces version-retention policies on GitHub Packages.
-// See README.md; the command line contract is shared/design/cli.md.
+// See README.md; every command, flag and exit code is in docs/cli.md.
 package main
 
 import (
@@ -17,7 +17,7 @@ import (
 	"github.com/ghprune/ghprune/internal/clock"
 )
 
-// Exit codes (cli.md).
+// Exit codes (docs/cli.md).
 const (
 	exitOK        = 0
 	exitFailed    = 1 // a run failed: some deletes failed, GitHub unreachable…
@@ -116,6 +116,9 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun 'ghprune <command> -h' for a command's flags.")
 }
+
+// warning prints msg for a person.
+func (e env) warning(msg string) { fmt.Fprintf(e.stderr, "warning: %s\n", msg) }
 
 // stringList is a repeatable string flag (-policy a -policy b).
 type stringList []string

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/ghprune/ghprune/engine"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/report"
 )
 
@@ -68,24 +70,31 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	jm := journalOptional
+	jm := engine.JournalOptional
 	if apply {
-		jm = journalCreate
+		jm = engine.JournalCreate
 	}
-	a, code := startApp(ctx, cfg, f.logLevel, e, nil, jm)
-	if a == nil {
+	eng, code := openEngine(ctx, cfg, f.logLevel, e, jm)
+	if eng == nil {
 		out.Abort()
 		return code
 	}
-	defer a.Close()
-	r, runErr := a.runPolicies(ctx, pols, apply, "cli")
-	if runErr != nil && len(r.Policies) == 0 {
+	defer eng.Close()
+	var run *plan.Run
+	var runErr error
+	if apply {
+		run, runErr = eng.Apply(ctx, pols, engine.TriggerCLI)
+	} else {
+		run, runErr = eng.Plan(ctx, pols)
+	}
+	if runErr != nil && len(run.Policies) == 0 {
 		// Nothing was planned (the journal is locked by another enforcing
 		// run, say): an empty report must not replace the last one.
 		out.Abort()
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
 		return exitFailed
 	}
+	r := report.FromRun(run)
 	if err := writeReport(out, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
 		out.Abort()
 		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)

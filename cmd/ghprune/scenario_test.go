@@ -85,6 +85,17 @@ func withOutcomes(want map[string]string, skipped ...string) map[string]string {
 	return out
 }
 
+// scenarioPackages are the type and name of the packages seedScenario gives.
+var scenarioPackages = [][2]string{{"container", "team/web"}, {"container", "pub"}, {"container", "big"}, {"npm", "lib"}}
+
+// scenarioType is the type of a package of seedScenario.
+func scenarioType(pkg string) string {
+	if pkg == "lib" {
+		return "npm"
+	}
+	return "container"
+}
+
 // TestEndToEnd_PlanApplyRestore runs plan, apply, history and restore for
 // an organization and for the token's own account (owner_type user naming
 // the token's login, addressed as /user).
@@ -97,66 +108,13 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 			h := newHarness(t, simulator.Options{PrimaryLimit: 5000})
 			want := seedScenario(h, c.owner)
 			before := map[string]map[string]bool{}
-			for _, p := range [][2]string{{"container", "team/web"}, {"container", "pub"}, {"container", "big"}, {"npm", "lib"}} {
+			for _, p := range scenarioPackages {
 				before[p[1]] = h.active(c.owner, p[0], p[1])
 			}
 			cfg := h.config(scenarioPolicies(c.owner, c.ownerType))
 
-			// plan: decides everything, sends no DELETE.
-			code, plan, stderr := h.runJSON("plan", "-config", cfg)
-			if code != 0 {
-				t.Fatalf("plan exit %d: %s", code, stderr)
-			}
-			if diff := cmp.Diff(want, h.decisions(plan)); diff != "" {
-				t.Fatalf("plan decisions (-want +got):\n%s", diff)
-			}
-			st := h.sim.Stats()
-			if st.ByOp["DELETE version"] != 0 || st.Deletes != 0 {
-				t.Fatalf("plan sent deletes: %+v", st.ByOp)
-			}
-			for _, p := range plan.Policies[0].Packages {
-				if p.Package == "big" && (p.VersionsTotal != 250 || len(p.Decisions) != 250) {
-					t.Errorf("big listed %d versions, want 250", len(p.Decisions))
-				}
-			}
-			if plan.RunID != nil || plan.Summary.APIRequests == 0 || plan.Summary.APIRequests != int64(h.apiRequests()) {
-				t.Errorf("plan summary: run_id %v, api_requests %d, simulator saw %d", plan.RunID, plan.Summary.APIRequests, h.apiRequests())
-			}
-			if plan.Summary.ManifestFetches != int64(st.ManifestFetches) || st.ManifestFetches == 0 {
-				t.Errorf("plan read %d manifests, simulator served %d", plan.Summary.ManifestFetches, st.ManifestFetches)
-			}
-			if code, _, _ := h.run("plan", "-config", cfg, "-detailed-exitcode", "-format", "json"); code != exitHasDelete {
-				t.Errorf("plan -detailed-exitcode = %d, want 3", code)
-			}
-
-			// apply: deletes, skips the download-limited one and completes.
-			code, applied, stderr := h.runJSON("apply", "-config", cfg)
-			if code != 0 {
-				t.Fatalf("apply exit %d: %s", code, stderr)
-			}
-			if diff := cmp.Diff(withOutcomes(want, "pub/sha-pub-hot"), h.decisions(applied)); diff != "" {
-				t.Fatalf("apply outcomes (-want +got):\n%s", diff)
-			}
-			s := applied.Summary
-			if s.Deleted != 3+2+1+242 || s.Skipped != 1 || s.Failed != 0 || applied.RunID == nil {
-				t.Fatalf("apply summary = %+v", s)
-			}
-			for key, d := range want {
-				pkg, ver := key[:strings.LastIndex(key, "/")], key[strings.LastIndex(key, "/")+1:]
-				typ := "container"
-				if pkg == "lib" {
-					typ = "npm"
-				}
-				gone := !h.active(c.owner, typ, pkg)[ver]
-				if wantGone := strings.HasPrefix(d, "delete") && key != "pub/sha-pub-hot"; gone != wantGone {
-					t.Errorf("%s: deleted in simulator = %v, want %v", key, gone, wantGone)
-				}
-			}
-			for _, dd := range applied.Policies[0].Packages[0].Decisions {
-				if dd.Outcome == "deleted" && (dd.RestorableUntil == nil || dd.RestorableUntil.Sub(h.clock.Now()) > 30*day) {
-					t.Errorf("deleted %s: restorable_until %v", dd.Version, dd.RestorableUntil)
-				}
-			}
+			checkScenarioPlan(t, h, cfg, want)
+			runID := checkScenarioApply(t, h, c.owner, cfg, want)
 
 			// The refusal is remembered: the next plan keeps it without asking.
 			_, replan, _ := h.runJSON("plan", "-config", cfg)
@@ -164,43 +122,110 @@ func TestEndToEnd_PlanApplyRestore(t *testing.T) {
 				t.Errorf("after the refusal, plan says %q", got)
 			}
 
-			// history shows the run.
-			code, hist, _ := h.run("history", "-config", cfg, "-format", "table")
-			if code != 0 || !strings.Contains(hist, "succeeded") || !strings.Contains(hist, "images,libs") {
-				t.Errorf("history exit %d:\n%s", code, hist)
-			}
-			code, hist, _ = h.run("history", "-config", cfg, "-run", fmt.Sprint(*applied.RunID), "-format", "table")
-			if code != 0 || !strings.Contains(hist, "249 deletions") {
-				t.Errorf("history -run exit %d:\n%s", code, hist)
-			}
-
-			// restore -run brings back everything the run deleted.
-			h.sim.ResetStats()
-			code, out, stderr := h.run("restore", "-config", cfg, "-run", fmt.Sprint(*applied.RunID), "-format", "table")
-			if code != 0 {
-				t.Fatalf("restore exit %d: %s\n%s", code, stderr, out)
-			}
-			if got := h.sim.Stats().Restores; got != 248 {
-				t.Errorf("simulator restored %d versions, want 248", got)
-			}
-			for pkg, was := range before {
-				typ := "container"
-				if pkg == "lib" {
-					typ = "npm"
-				}
-				if diff := cmp.Diff(was, h.active(c.owner, typ, pkg)); diff != "" {
-					t.Errorf("%s after restore (-before +after):\n%s", pkg, diff)
-				}
-			}
-			// A second restore of the same run sends nothing.
-			h.sim.ResetStats()
-			if code, out, _ := h.run("restore", "-config", cfg, "-run", fmt.Sprint(*applied.RunID), "-format", "table"); code != 0 || !strings.Contains(out, "already-restored") {
-				t.Errorf("second restore exit %d:\n%s", code, out)
-			}
-			if n := h.sim.Stats().ByOp["POST version/restore"]; n != 0 {
-				t.Errorf("second restore sent %d restores", n)
-			}
+			checkScenarioHistory(t, h, cfg, runID)
+			checkScenarioRestore(t, h, c.owner, cfg, runID, before)
 			h.assertNoToken()
 		})
+	}
+}
+
+// checkScenarioPlan runs plan, which decides everything and sends no DELETE.
+func checkScenarioPlan(t *testing.T, h *harness, cfg string, want map[string]string) {
+	t.Helper()
+	code, plan, stderr := h.runJSON("plan", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("plan exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(want, h.decisions(plan)); diff != "" {
+		t.Fatalf("plan decisions (-want +got):\n%s", diff)
+	}
+	st := h.sim.Stats()
+	if st.ByOp["DELETE version"] != 0 || st.Deletes != 0 {
+		t.Fatalf("plan sent deletes: %+v", st.ByOp)
+	}
+	for _, p := range plan.Policies[0].Packages {
+		if p.Package == "big" && (p.VersionsTotal != 250 || len(p.Decisions) != 250) {
+			t.Errorf("big listed %d versions, want 250", len(p.Decisions))
+		}
+	}
+	if plan.RunID != nil || plan.Summary.APIRequests == 0 || plan.Summary.APIRequests != int64(h.apiRequests()) {
+		t.Errorf("plan summary: run_id %v, api_requests %d, simulator saw %d", plan.RunID, plan.Summary.APIRequests, h.apiRequests())
+	}
+	if plan.Summary.ManifestFetches != int64(st.ManifestFetches) || st.ManifestFetches == 0 {
+		t.Errorf("plan read %d manifests, simulator served %d", plan.Summary.ManifestFetches, st.ManifestFetches)
+	}
+	if code, _, _ := h.run("plan", "-config", cfg, "-detailed-exitcode", "-format", "json"); code != exitHasDelete {
+		t.Errorf("plan -detailed-exitcode = %d, want 3", code)
+	}
+}
+
+// checkScenarioApply runs apply, which deletes, skips the download-limited
+// one and completes, and returns the id of its run.
+func checkScenarioApply(t *testing.T, h *harness, owner, cfg string, want map[string]string) int64 {
+	t.Helper()
+	code, applied, stderr := h.runJSON("apply", "-config", cfg)
+	if code != 0 {
+		t.Fatalf("apply exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(withOutcomes(want, "pub/sha-pub-hot"), h.decisions(applied)); diff != "" {
+		t.Fatalf("apply outcomes (-want +got):\n%s", diff)
+	}
+	s := applied.Summary
+	if s.Deleted != 3+2+1+242 || s.Skipped != 1 || s.Failed != 0 || applied.RunID == nil {
+		t.Fatalf("apply summary = %+v", s)
+	}
+	for key, d := range want {
+		pkg, ver := key[:strings.LastIndex(key, "/")], key[strings.LastIndex(key, "/")+1:]
+		gone := !h.active(owner, scenarioType(pkg), pkg)[ver]
+		if wantGone := strings.HasPrefix(d, "delete") && key != "pub/sha-pub-hot"; gone != wantGone {
+			t.Errorf("%s: deleted in simulator = %v, want %v", key, gone, wantGone)
+		}
+	}
+	for _, dd := range applied.Policies[0].Packages[0].Decisions {
+		if dd.Outcome == "deleted" && (dd.RestorableUntil == nil || dd.RestorableUntil.Sub(h.clock.Now()) > 30*day) {
+			t.Errorf("deleted %s: restorable_until %v", dd.Version, dd.RestorableUntil)
+		}
+	}
+	return *applied.RunID
+}
+
+// checkScenarioHistory checks that history shows the apply run runID.
+func checkScenarioHistory(t *testing.T, h *harness, cfg string, runID int64) {
+	t.Helper()
+	code, hist, _ := h.run("history", "-config", cfg, "-format", "table")
+	if code != 0 || !strings.Contains(hist, "succeeded") || !strings.Contains(hist, "images,libs") {
+		t.Errorf("history exit %d:\n%s", code, hist)
+	}
+	code, hist, _ = h.run("history", "-config", cfg, "-run", fmt.Sprint(runID), "-format", "table")
+	if code != 0 || !strings.Contains(hist, "249 deletions") {
+		t.Errorf("history -run exit %d:\n%s", code, hist)
+	}
+}
+
+// checkScenarioRestore runs restore -run, which brings back everything the
+// run deleted (the packages are as before the apply), then again, which
+// sends nothing.
+func checkScenarioRestore(t *testing.T, h *harness, owner, cfg string, runID int64, before map[string]map[string]bool) {
+	t.Helper()
+	h.sim.ResetStats()
+	code, out, stderr := h.run("restore", "-config", cfg, "-run", fmt.Sprint(runID), "-format", "table")
+	if code != 0 {
+		t.Fatalf("restore exit %d: %s\n%s", code, stderr, out)
+	}
+	if got := h.sim.Stats().Restores; got != 248 {
+		t.Errorf("simulator restored %d versions, want 248", got)
+	}
+	for pkg, was := range before {
+		if diff := cmp.Diff(was, h.active(owner, scenarioType(pkg), pkg)); diff != "" {
+			t.Errorf("%s after restore (-before +after):\n%s", pkg, diff)
+		}
+	}
+	// A second restore of the same run sends nothing.
+	h.sim.ResetStats()
+	if code, out, _ := h.run("restore", "-config", cfg, "-run", fmt.Sprint(runID), "-format", "table"); code != 0 || !strings.Contains(out, "already-restored") {
+		t.Errorf("second restore exit %d:\n%s", code, out)
+	}
+	if n := h.sim.Stats().ByOp["POST version/restore"]; n != 0 {
+		t.Errorf("second restore sent %d restores", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghprune/ghprune/daemon"
 	"github.com/ghprune/ghprune/simulator"
 )
 
@@ -82,7 +83,7 @@ func TestServe_ReadyzCachesTheTokenCheck(t *testing.T) {
 	if n := h.sim.Stats().ByOp["GET /user"]; n != 1 {
 		t.Fatalf("200 probes made %d token checks, want 1 (the one at start)", n)
 	}
-	h.clock.Advance(tokenCheckTTL + time.Second)
+	h.clock.Advance(daemon.TokenCheckTTL + time.Second)
 	get(t, "GET", d.base+"/readyz")
 	get(t, "GET", d.base+"/readyz")
 	if n := h.sim.Stats().ByOp["GET /user"]; n != 2 {
@@ -215,7 +216,7 @@ func TestServe_ReadyzNoticesARevokedToken(t *testing.T) {
 	if code, _ := get(t, "GET", d.base+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d within the minute: the check is cached", code)
 	}
-	h.clock.Advance(tokenCheckTTL + time.Second)
+	h.clock.Advance(daemon.TokenCheckTTL + time.Second)
 	if code, _ := get(t, "GET", d.base+"/readyz"); code != 503 {
 		t.Errorf("/readyz = %d a minute after the token was revoked, want 503", code)
 	}

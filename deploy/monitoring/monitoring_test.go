@@ -355,62 +355,8 @@ func TestMonitoring_Dashboard(t *testing.T) {
 	if d.UID == "" {
 		t.Error("dashboard has no uid: every load would make a new one")
 	}
-	vars := map[string]bool{}
-	for _, v := range d.Templating.List {
-		switch v.Name {
-		case "datasource":
-			vars[v.Name] = v.Type == "datasource" && string(v.Query) == `"prometheus"`
-		case "policy":
-			vars[v.Name] = v.Type == "query" && v.Datasource.isVariable() && strings.Contains(string(v.Query), "policy")
-		}
-	}
-	if !vars["datasource"] || !vars["policy"] {
-		t.Errorf("want a datasource variable of type prometheus and a policy query variable on it, got %+v", d.Templating.List)
-	}
-
-	ids := map[int]string{}
-	var rules []map[string]string
-	var walk func([]panel)
-	walk = func(ps []panel) {
-		for _, p := range ps {
-			if other, ok := ids[p.ID]; ok || p.ID == 0 {
-				t.Errorf("panel %q: id %d (also %q)", p.Title, p.ID, other)
-			}
-			ids[p.ID] = p.Title
-			if p.Type == "row" {
-				walk(p.Panels)
-				continue
-			}
-			if !p.Datasource.isVariable() {
-				t.Errorf("panel %q: datasource %+v, want prometheus ${datasource}", p.Title, p.Datasource)
-			}
-			if len(p.Targets) == 0 {
-				t.Errorf("panel %q has no query", p.Title)
-			}
-			for _, q := range p.Targets {
-				if !q.Datasource.isVariable() {
-					t.Errorf("panel %q query %s: datasource %+v, want prometheus ${datasource}", p.Title, q.RefID, q.Datasource)
-				}
-				if q.Expr == "" {
-					t.Errorf("panel %q query %s: no expr", p.Title, q.RefID)
-					continue
-				}
-				for _, m := range policyMetrics {
-					sel := regexp.MustCompile(regexp.QuoteMeta(m) + `(?:_bucket|_sum|_count)?(\{[^}]*\})?`)
-					for _, s := range sel.FindAllStringSubmatch(q.Expr, -1) {
-						if !strings.Contains(s[1], `policy=~"$policy"`) {
-							t.Errorf("panel %q query %s: %s does not follow the policy variable", p.Title, q.RefID, s[0])
-						}
-					}
-				}
-				rules = append(rules, map[string]string{
-					"record": fmt.Sprintf("dashboard:panel_%d:%s", p.ID, q.RefID),
-					"expr":   grafanaVariables.Replace(q.Expr),
-				})
-			}
-		}
-	}
-	walk(d.Panels)
+	checkDashboardVariables(t, &d)
+	rules := checkPanels(t, d.Panels)
 	if len(rules) < 10 {
 		t.Fatalf("only %d queries in the dashboard", len(rules))
 	}
@@ -427,6 +373,84 @@ func TestMonitoring_Dashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	runPromtool(t, bin, dir, "check", "rules", "dashboard-rules.yaml")
+}
+
+// checkDashboardVariables checks that the dashboard has a prometheus data
+// source variable and a policy query variable on it.
+func checkDashboardVariables(t *testing.T, d *dashboard) {
+	t.Helper()
+	vars := map[string]bool{}
+	for _, v := range d.Templating.List {
+		switch v.Name {
+		case "datasource":
+			vars[v.Name] = v.Type == "datasource" && string(v.Query) == `"prometheus"`
+		case "policy":
+			vars[v.Name] = v.Type == "query" && v.Datasource.isVariable() && strings.Contains(string(v.Query), "policy")
+		}
+	}
+	if !vars["datasource"] || !vars["policy"] {
+		t.Errorf("want a datasource variable of type prometheus and a policy query variable on it, got %+v", d.Templating.List)
+	}
+}
+
+// checkPanels checks every panel, those of rows included, for a unique id,
+// the data source variable and queries that follow the policy variable, and
+// returns the queries as recording rules named after panel and query.
+func checkPanels(t *testing.T, panels []panel) []map[string]string {
+	t.Helper()
+	ids := map[int]string{}
+	var rules []map[string]string
+	var walk func([]panel)
+	walk = func(ps []panel) {
+		for _, p := range ps {
+			if other, ok := ids[p.ID]; ok || p.ID == 0 {
+				t.Errorf("panel %q: id %d (also %q)", p.Title, p.ID, other)
+			}
+			ids[p.ID] = p.Title
+			if p.Type == "row" {
+				walk(p.Panels)
+				continue
+			}
+			rules = append(rules, checkPanelQueries(t, p)...)
+		}
+	}
+	walk(panels)
+	return rules
+}
+
+// checkPanelQueries checks the data sources and queries of a panel that is
+// not a row and returns its queries as recording rules.
+func checkPanelQueries(t *testing.T, p panel) []map[string]string {
+	t.Helper()
+	if !p.Datasource.isVariable() {
+		t.Errorf("panel %q: datasource %+v, want prometheus ${datasource}", p.Title, p.Datasource)
+	}
+	if len(p.Targets) == 0 {
+		t.Errorf("panel %q has no query", p.Title)
+	}
+	var rules []map[string]string
+	for _, q := range p.Targets {
+		if !q.Datasource.isVariable() {
+			t.Errorf("panel %q query %s: datasource %+v, want prometheus ${datasource}", p.Title, q.RefID, q.Datasource)
+		}
+		if q.Expr == "" {
+			t.Errorf("panel %q query %s: no expr", p.Title, q.RefID)
+			continue
+		}
+		for _, m := range policyMetrics {
+			sel := regexp.MustCompile(regexp.QuoteMeta(m) + `(?:_bucket|_sum|_count)?(\{[^}]*\})?`)
+			for _, s := range sel.FindAllStringSubmatch(q.Expr, -1) {
+				if !strings.Contains(s[1], `policy=~"$policy"`) {
+					t.Errorf("panel %q query %s: %s does not follow the policy variable", p.Title, q.RefID, s[0])
+				}
+			}
+		}
+		rules = append(rules, map[string]string{
+			"record": fmt.Sprintf("dashboard:panel_%d:%s", p.ID, q.RefID),
+			"expr":   grafanaVariables.Replace(q.Expr),
+		})
+	}
+	return rules
 }
 
 // grafanaVariables replaces the variables the dashboard's queries use with

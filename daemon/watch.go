@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func (d *daemon) watchConfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch config: %w", err)
 	}
-	dir, base := filepath.Dir(d.cfgPath), filepath.Base(d.cfgPath)
+	dir, base := filepath.Dir(d.opts.ConfigPath), filepath.Base(d.opts.ConfigPath)
 	if err := w.Add(dir); err != nil {
 		w.Close()
 		return fmt.Errorf("watch config directory %s: %w", dir, err)

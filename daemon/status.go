@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -96,7 +96,7 @@ type statusData struct {
 	TokenOK         bool
 	ReloadOK        bool
 	ConfigPath      string
-	Policies        []policyJSON
+	Policies        []PolicyInfo
 	Runs            []statusRun
 	RunCommands     []runRestore
 	Restorable      []restorableRow
@@ -144,20 +144,20 @@ func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot render the page", http.StatusInternalServerError)
 		return
 	}
-	w.Write([]byte(d.app.env.secrets.redact(b.String())))
+	w.Write([]byte(d.redact(b.String())))
 }
 
 func (d *daemon) statusData(ctx context.Context) (statusData, error) {
-	now := d.app.env.clock.Now()
+	now := d.clock.Now()
 	pols, err := d.policies(ctx)
 	if err != nil {
 		return statusData{}, err
 	}
-	data := statusData{Now: &now, ConfigPath: d.cfgPath, Policies: pols, ReloadOK: d.reloadOK.Load()}
+	data := statusData{Now: &now, ConfigPath: d.opts.ConfigPath, Policies: pols, ReloadOK: d.reloadOK.Load()}
 	d.tokenMu.Lock()
 	data.TokenOK = !d.tokenAt.IsZero() && d.tokenErr == nil
 	d.tokenMu.Unlock()
-	runs, err := d.app.journal.Runs(ctx, 20)
+	runs, err := d.eng.Runs(ctx, 20)
 	if err != nil {
 		return statusData{}, err
 	}
@@ -165,7 +165,7 @@ func (d *daemon) statusData(ctx context.Context) (statusData, error) {
 		started := r.StartedAt
 		data.Runs = append(data.Runs, statusRun{Run: r, Started: &started})
 	}
-	rows, err := d.app.journal.Deletions(ctx, journal.Filter{Restorable: true, IncludeIntents: true, Now: now})
+	rows, err := d.eng.Restorable(ctx)
 	if err != nil {
 		return statusData{}, err
 	}
@@ -210,7 +210,7 @@ func untilOf(d journal.Deletion) time.Time {
 // restoreCommand is the command line to copy, each word quoted for a POSIX
 // shell so a package name or tag cannot change what it runs.
 func (d *daemon) restoreCommand(args ...string) string {
-	words := append([]string{"ghprune", "restore", "-config", d.cfgPath}, args...)
+	words := append([]string{"ghprune", "restore", "-config", d.opts.ConfigPath}, args...)
 	for i, w := range words {
 		words[i] = shellQuote(w)
 	}

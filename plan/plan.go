@@ -1,0 +1,202 @@
+// Package plan is the model of one run: for every package a policy
+// selected, a decision per version (what policy.Decide said, with its rule
+// and reason) and, after apply, what became of each planned deletion. The
+// planner fills it, the executor acts on it and records outcomes, the engine
+// journals and counts it, and report renders it. Nothing here talks to
+// GitHub.
+package plan
+
+import (
+	"time"
+
+	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/policy"
+)
+
+// Outcome is what became of a planned deletion after apply.
+type Outcome string
+
+// Outcomes. A decision that was not acted on (a keep, a plan, a run stopped
+// before it) has none.
+const (
+	Deleted Outcome = "deleted"
+	Failed  Outcome = "failed"
+	Skipped Outcome = "skipped" // not sent, or refused by GitHub for a good reason
+)
+
+// Cause says why a deletion was skipped or failed. The values are the
+// bounded reason labels of the skipped and failed metrics.
+type Cause string
+
+// Causes of a skip.
+const (
+	DownloadLimit  Cause = "download_limit"  // GitHub refuses: public, over 5,000 downloads
+	LastVersion    Cause = "last_version"    // GitHub refuses: the last (tagged) version
+	ParentKept     Cause = "parent_kept"     // an index or subject referring to it stays
+	AlreadyGone    Cause = "already_gone"    // deleted before this run's request
+	GainedTag      Cause = "gained_tag"      // tagged since the plan
+	PackageChanged Cause = "package_changed" // a version was pushed since the plan
+)
+
+// Causes of a failure.
+const (
+	ServerError Cause = "server_error"
+	RateLimited Cause = "rate_limited"
+	Forbidden   Cause = "forbidden"
+	NotFound    Cause = "not_found"
+	Redirected  Cause = "redirected"
+	Cancelled   Cause = "cancelled"
+	Other       Cause = "other"
+)
+
+// Run is one plan or apply of some policies.
+type Run struct {
+	// RunID is the journal's run, nil when nothing was enforced (a plan is
+	// not journaled).
+	RunID *int64
+	// Mode is plan, or enforce when an enforce policy was applied.
+	Mode       policy.Mode
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Policies   []*Policy
+	// APIRequests and ManifestFetches are what the run cost: the scarce
+	// resources, counted by the clients.
+	APIRequests     int64
+	ManifestFetches int64
+}
+
+// Policy is one policy's part of a run.
+type Policy struct {
+	Name string
+	Mode policy.Mode
+	// Err says why the policy could not be planned or finished.
+	Err error
+	// Warnings are lint findings of the plan: patterns that matched
+	// nothing, packages another policy also selects, undated versions.
+	Warnings []string
+	Packages []*Package
+}
+
+// Package is one selected package and its decisions.
+type Package struct {
+	// Owner is how the API addresses the owner (org, user, or the token's
+	// own account); OwnerName and OwnerType are as the policy names it.
+	Owner     githubapi.Owner
+	OwnerName string
+	OwnerType string // org or user
+	Type      string // package_type
+	Name      string
+	// Visibility is public, private or internal, as GitHub lists it.
+	Visibility string
+	// FreedBytes estimates what the planned deletions free: the blobs of
+	// deleted manifests no kept manifest uses (container packages).
+	FreedBytes int64
+	// Err says why the package could not be planned: it then has no
+	// decisions, and nothing in it is touched.
+	Err       error
+	Decisions []*Decision
+}
+
+// Decision is one version's verdict and, after apply, what became of it.
+type Decision struct {
+	policy.Decision
+	Outcome Outcome
+	// Cause says why a deletion was skipped or failed.
+	Cause Cause
+	// Err is GitHub's refusal or the failure, for a skip or failure.
+	Err error
+	// RestorableUntil is set on a deletion: GitHub restores it until then.
+	RestorableUntil *time.Time
+}
+
+// Deletes reports whether the plan deletes the version.
+func (d *Decision) Deletes() bool { return d.Action == policy.Delete }
+
+// Counts are what a run, a policy or a package decided and did.
+type Counts struct {
+	Versions, Keep, Delete, Deferred int
+	Deleted, Failed, Skipped         int
+	FreedBytes                       int64
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Versions += o.Versions
+	c.Keep += o.Keep
+	c.Delete += o.Delete
+	c.Deferred += o.Deferred
+	c.Deleted += o.Deleted
+	c.Failed += o.Failed
+	c.Skipped += o.Skipped
+	c.FreedBytes += o.FreedBytes
+}
+
+// Count counts one package.
+func (p *Package) Count() Counts {
+	c := Counts{Versions: len(p.Decisions), FreedBytes: p.FreedBytes}
+	for _, d := range p.Decisions {
+		if d.Deletes() {
+			c.Delete++
+		} else {
+			c.Keep++
+		}
+		if d.Rule == policy.RuleDeferred {
+			c.Deferred++
+		}
+		switch d.Outcome {
+		case Deleted:
+			c.Deleted++
+		case Failed:
+			c.Failed++
+		case Skipped:
+			c.Skipped++
+		}
+	}
+	return c
+}
+
+// Count counts a policy's packages.
+func (p *Policy) Count() Counts {
+	var c Counts
+	for _, pkg := range p.Packages {
+		c.Add(pkg.Count())
+	}
+	return c
+}
+
+// Count counts the whole run.
+func (r *Run) Count() Counts {
+	var c Counts
+	for _, p := range r.Policies {
+		c.Add(p.Count())
+	}
+	return c
+}
+
+// RestoreResult is what became of one journaled deletion in a restore.
+type RestoreResult string
+
+// Restore results.
+const (
+	Restored        RestoreResult = "restored"
+	RestoreFailed   RestoreResult = "failed"
+	Expired         RestoreResult = "expired"          // past the 30-day window: not sent
+	AlreadyRestored RestoreResult = "already-restored" // recorded as restored before: not sent
+	InProgress      RestoreResult = "in-progress"      // a live restore in another process holds it
+	NotDeleted      RestoreResult = "not-deleted"      // the delete never happened
+	WouldRestore    RestoreResult = "would-restore"    // dry run
+	Unknown         RestoreResult = "unknown"          // an open intent whose outcome GitHub could not tell
+)
+
+// RestoreResults lists every restore result, for the documentation and its
+// test.
+func RestoreResults() []RestoreResult {
+	return []RestoreResult{Restored, RestoreFailed, Expired, AlreadyRestored, InProgress, NotDeleted, WouldRestore, Unknown}
+}
+
+// Causes lists every cause of a skip or a failure: the reason labels of the
+// skipped and failed metrics.
+func Causes() []Cause {
+	return []Cause{DownloadLimit, LastVersion, ParentKept, AlreadyGone, GainedTag, PackageChanged,
+		ServerError, RateLimited, Forbidden, NotFound, Redirected, Cancelled, Other}
+}

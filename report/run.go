@@ -1,0 +1,50 @@
+package report
+
+import (
+	"github.com/ghprune/ghprune/plan"
+)
+
+// FromRun is the report of a run: the JSON document cli.md fixes, which the
+// table and Markdown renderings read too. It converts the typed plan into
+// the wire format (strings, errors as their text) and counts the summary.
+func FromRun(run *plan.Run) *Report {
+	r := &Report{RunID: run.RunID, Mode: string(run.Mode), StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
+		Policies: make([]*Policy, 0, len(run.Policies))}
+	for _, p := range run.Policies {
+		rp := &Policy{Policy: p.Name, Mode: string(p.Mode), Warnings: p.Warnings, Packages: make([]*Package, 0, len(p.Packages))}
+		if p.Err != nil {
+			rp.Error = p.Err.Error()
+		}
+		for _, pkg := range p.Packages {
+			rp.Packages = append(rp.Packages, fromPackage(pkg))
+		}
+		r.Policies = append(r.Policies, rp)
+	}
+	r.Summary.APIRequests, r.Summary.ManifestFetches = run.APIRequests, run.ManifestFetches
+	r.Summarize()
+	return r
+}
+
+func fromPackage(pkg *plan.Package) *Package {
+	rp := &Package{Owner: pkg.OwnerName, OwnerType: pkg.OwnerType, PackageType: pkg.Type, Package: pkg.Name,
+		Visibility: pkg.Visibility, VersionsTotal: len(pkg.Decisions), FreedBytes: pkg.FreedBytes,
+		APIOwner: pkg.Owner.Kind.String(), Decisions: make([]*Decision, len(pkg.Decisions))}
+	if pkg.Err != nil {
+		rp.Error = pkg.Err.Error()
+	}
+	for i, d := range pkg.Decisions {
+		v := d.Version
+		tags := v.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		rd := &Decision{VersionID: v.ID, Version: v.Name, Tags: tags, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+			Action: string(d.Action), Rule: string(d.Rule), Reason: d.Reason, Parents: d.Parents,
+			Outcome: string(d.Outcome), RestorableUntil: d.RestorableUntil}
+		if d.Err != nil {
+			rd.Error = d.Err.Error()
+		}
+		rp.Decisions[i] = rd
+	}
+	return rp
+}
