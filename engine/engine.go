@@ -134,15 +134,20 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		reg = prometheus.NewRegistry()
 	}
 	e.metrics = metrics.New(reg)
-	e.client, err = githubapi.New(githubapi.Config{
-		BaseURL: cfg.GitHub.APIURL, Token: tok, APIVersion: cfg.GitHub.APIVersion, UserAgent: "ghprune",
-		HTTPClient: o.HTTPClient, Clock: e.clock, Logger: e.log.Named("github"), Observe: e.observe,
-	})
-	if err != nil {
-		return nil, usage(err)
-	}
 	if err := e.openJournal(ctx, cfg, o.Journal); err != nil {
 		return nil, err
+	}
+	var cache githubapi.Cache // nil: the client's own, in memory
+	if e.journal != nil {
+		cache = journalCache{j: e.journal, clock: e.clock, log: e.log}
+	}
+	e.client, err = githubapi.New(githubapi.Config{
+		BaseURL: cfg.GitHub.APIURL, Token: tok, APIVersion: cfg.GitHub.APIVersion, UserAgent: "ghprune",
+		HTTPClient: o.HTTPClient, Clock: e.clock, Logger: e.log.Named("github"), Observe: e.observe, Cache: cache,
+	})
+	if err != nil {
+		e.Close()
+		return nil, usage(err)
 	}
 	// The registry is the one the config names or its api_url implies
 	// (policy derives it); none when neither does and no policy reads

@@ -200,3 +200,33 @@ func TestRestore_UnknownRunIsAUsageError(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+// A new process (a CLI run, a CronJob, a restarted pod) revalidates what an
+// earlier one read, with the ETags kept in the journal: an unchanged
+// package is answered 304, which costs no rate limit.
+func TestPlan_ANewProcessRevalidatesWithTheJournalsETags(t *testing.T) {
+	r := newRig(t, simulator.Options{PrimaryLimit: 5000})
+	first := r.open("plan", "", "")
+	if _, err := first.Plan(context.Background(), first.Config().Policies); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	firstStats := r.sim.Stats()
+	r.sim.ResetStats()
+
+	r.reg = prometheus.NewRegistry()
+	second := r.open("plan", "", "") // a new engine over the same journal
+	run, err := second.Plan(context.Background(), second.Config().Policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.sim.Stats()
+	charged := st.Requests - st.NotModified
+	if st.NotModified == 0 || charged > 0 {
+		t.Fatalf("second plan: %d requests, %d answered 304, %d charged; want every read revalidated (first plan: %d requests)",
+			st.Requests, st.NotModified, charged, firstStats.Requests)
+	}
+	if run.Count().Delete != 6 {
+		t.Errorf("the revalidated plan deletes %d, want 6", run.Count().Delete)
+	}
+}

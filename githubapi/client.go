@@ -55,8 +55,9 @@ const (
 )
 
 const (
-	// maxCacheEntries and maxCacheBytes bound the ETag cache; when either is
-	// reached the cache is cleared (cheap, and a daemon refills it within one
+	// maxCacheEntries and maxCacheBytes bound the in-memory ETag cache (used
+	// when Config.Cache is nil); when either is reached the cache is cleared
+	// (cheap, and a daemon refills it within one
 	// planning pass). The byte bound exists because a package with 100,000
 	// versions is 1,000 pages of about 60 KB each.
 	maxCacheEntries = 4096
@@ -105,6 +106,11 @@ type Config struct {
 	// MaxWait is the longest single rate-limit wait; a longer one returns the
 	// error instead. 0 means the default 1h, negative means never wait.
 	MaxWait time.Duration
+	// Cache keeps GET answers for conditional requests (If-None-Match): a
+	// 304 costs no rate limit. Nil means a bounded in-memory cache, which
+	// dies with the process; a persistent one (the journal) lets a new
+	// process revalidate instead of reading again.
+	Cache Cache
 	// Observe, if set, is called after every HTTP attempt (for metrics). It
 	// runs on the request's goroutine and must be cheap.
 	Observe func(Attempt)
@@ -135,14 +141,35 @@ type Client struct {
 	rateMu sync.Mutex
 	rate   Rate
 
-	cacheMu    sync.Mutex
-	cache      map[string]cacheEntry
-	cacheBytes int
+	cache Cache
 
 	// idSem serialises the one GET /user; a channel rather than a mutex so
 	// that a caller waiting for it still honours its context.
 	idSem    chan struct{}
 	identity *Identity
+}
+
+// Cache keeps GET answers for conditional requests, by URL. It must be safe
+// for concurrent use. A Get that fails (a storage error) is a miss, and a
+// Put that fails is forgotten: the cache saves requests, it never decides.
+type Cache interface {
+	Get(key string) (CacheEntry, bool)
+	Put(key string, e CacheEntry)
+}
+
+// CacheEntry is one cached answer: its ETag, body, and Link header (a 304
+// need not repeat it, and pagination must still find the next page).
+type CacheEntry struct {
+	ETag string
+	Body []byte
+	Link string
+}
+
+// memCache is the default Cache: in memory, bounded, cleared when full.
+type memCache struct {
+	mu    sync.Mutex
+	m     map[string]cacheEntry
+	bytes int
 }
 
 // cacheEntry is a GET answer kept for conditional requests.
@@ -215,7 +242,7 @@ func New(cfg Config) (*Client, error) {
 		maxWait:    cfg.MaxWait,
 		observe:    cfg.Observe,
 		log:        cfg.Logger,
-		cache:      make(map[string]cacheEntry),
+		cache:      cfg.Cache,
 		idSem:      make(chan struct{}, 1),
 	}
 	if c.apiVersion == "" {
@@ -223,6 +250,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
+	}
+	if c.cache == nil {
+		c.cache = &memCache{m: map[string]cacheEntry{}}
 	}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
@@ -637,30 +667,45 @@ func (c *Client) scrubString(s string) string {
 
 // cacheGet returns the cached answer for key.
 func (c *Client) cacheGet(key string) (cacheEntry, bool) {
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	e, ok := c.cache[key]
-	return e, ok
+	e, ok := c.cache.Get(key)
+	if !ok || e.ETag == "" {
+		return cacheEntry{}, false
+	}
+	return cacheEntry{etag: e.ETag, body: e.Body, link: e.Link}, true
 }
 
-// cachePut stores an answer, clearing the cache first when it is full.
+// cachePut stores an answer.
 func (c *Client) cachePut(key string, e cacheEntry) {
+	c.cache.Put(key, CacheEntry{ETag: e.etag, Body: e.body, Link: e.link})
+}
+
+// Get returns the cached answer for key.
+func (m *memCache) Get(key string) (CacheEntry, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.m[key]
+	return CacheEntry{ETag: e.etag, Body: e.body, Link: e.link}, ok
+}
+
+// Put stores an answer, clearing the cache first when it is full.
+func (m *memCache) Put(key string, ce CacheEntry) {
+	e := cacheEntry{etag: ce.ETag, body: ce.Body, link: ce.Link}
 	size := len(key) + len(e.etag) + len(e.body) + len(e.link)
 	if size > maxCacheBytes/16 {
 		return // one huge answer must not flush everything else
 	}
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if old, ok := c.cache[key]; ok {
-		c.cacheBytes -= len(key) + len(old.etag) + len(old.body) + len(old.link)
-		delete(c.cache, key)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.m[key]; ok {
+		m.bytes -= len(key) + len(old.etag) + len(old.body) + len(old.link)
+		delete(m.m, key)
 	}
-	if len(c.cache) >= maxCacheEntries || c.cacheBytes+size > maxCacheBytes {
-		clear(c.cache)
-		c.cacheBytes = 0
+	if len(m.m) >= maxCacheEntries || m.bytes+size > maxCacheBytes {
+		clear(m.m)
+		m.bytes = 0
 	}
-	c.cache[key] = e
-	c.cacheBytes += size
+	m.m[key] = e
+	m.bytes += size
 }
 
 // backoff returns the wait before retry number n+1: 1s, 2s, 4s…

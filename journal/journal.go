@@ -148,6 +148,15 @@ CREATE TABLE IF NOT EXISTS refusals (
 	first_seen   TEXT NOT NULL,
 	PRIMARY KEY (owner_type, owner, package_type, package, version_id, reason)
 );
+CREATE TABLE IF NOT EXISTS http_cache (
+	key     TEXT PRIMARY KEY,   -- the URL
+	etag    TEXT NOT NULL,
+	link    TEXT NOT NULL,
+	body    BLOB NOT NULL,
+	size    INTEGER NOT NULL,
+	used_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS http_cache_used ON http_cache(used_at);
 `
 
 // columns added since the first schema, added to older journals on open.
