@@ -11,6 +11,12 @@
 // comes from Options.Clock, so a test advances a clock.Fake instead of
 // sleeping.
 //
+// On the wall clock (cmd/ghprune-sim serves the simulator on loopback for
+// benchmarks), Options.PrimaryWindow shortens the primary limit's hour, so
+// that a client waiting for X-Ratelimit-Reset waits minutes, not an hour;
+// Stats.MaxWindowUsed is the most requests one token used of one window,
+// to check that a client kept to its share of the limit.
+//
 // # The container registry
 //
 // The same handler also serves the part of ghcr.io's OCI distribution API

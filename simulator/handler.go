@@ -442,7 +442,7 @@ func (s *Server) serve(r *http.Request, rt route, now time.Time, reqID string, r
 
 	limit := s.opts.PrimaryLimit
 	if limit > 0 {
-		if tok.windowStart.IsZero() || !now.Before(tok.windowStart.Add(time.Hour)) {
+		if tok.windowStart.IsZero() || !now.Before(tok.windowStart.Add(s.opts.PrimaryWindow)) {
 			tok.windowStart, tok.used = now, 0
 		}
 		if tok.used >= limit {
@@ -460,6 +460,7 @@ func (s *Server) serve(r *http.Request, rt route, now time.Time, reqID string, r
 	if limit > 0 {
 		if resp.status != http.StatusNotModified {
 			tok.used++
+			s.stats.MaxWindowUsed = max(s.stats.MaxWindowUsed, tok.used)
 		}
 		s.rateHeaders(resp, tok)
 	}
@@ -470,7 +471,7 @@ func (s *Server) rateHeaders(resp *response, tok *tokenState) {
 	resp.header.Set("X-Ratelimit-Limit", strconv.Itoa(limit))
 	resp.header.Set("X-Ratelimit-Remaining", strconv.Itoa(max(0, limit-tok.used)))
 	resp.header.Set("X-Ratelimit-Used", strconv.Itoa(tok.used))
-	resp.header.Set("X-Ratelimit-Reset", strconv.FormatInt(tok.windowStart.Add(time.Hour).Unix(), 10))
+	resp.header.Set("X-Ratelimit-Reset", strconv.FormatInt(tok.windowStart.Add(s.opts.PrimaryWindow).Unix(), 10))
 	resp.header.Set("X-Ratelimit-Resource", "core")
 }
 

@@ -21,13 +21,20 @@ type Options struct {
 	// deleted_at, restore windows, rate-limit windows, fault delays).
 	// Nil means clock.Real{}.
 	Clock clock.Clock
-	// PrimaryLimit is the number of requests per hour each token may make;
-	// 0 means unlimited, as on GitHub Enterprise Server by default, and then no
-	// x-ratelimit-* headers are sent. github.com gives a classic PAT 5000.
+	// PrimaryLimit is the number of requests each token may make per window
+	// (PrimaryWindow, an hour by default); 0 means unlimited, as on GitHub
+	// Enterprise Server by default, and then no x-ratelimit-* headers are
+	// sent. github.com gives a classic PAT 5000 an hour.
 	PrimaryLimit int
 	// RateLimitStatus is the status of the refusal once the primary limit is
 	// exhausted: 403 (the default, what github.com mostly sends) or 429.
 	RateLimitStatus int
+	// PrimaryWindow is how long a token's primary-limit window lasts: its
+	// first request starts one, and PrimaryLimit requests later it is refused
+	// until the window ends (X-Ratelimit-Reset). 0 means an hour, as on
+	// GitHub; a benchmark on the wall clock shortens it (say to a minute) so
+	// that waiting for a reset takes minutes instead of an hour.
+	PrimaryWindow time.Duration
 	// MutationSpacing is the secondary limit: a DELETE or POST that a token
 	// sends sooner than this after its previous accepted mutation is refused
 	// with 403 and retry-after. 0 turns the secondary limit off.
@@ -132,6 +139,12 @@ type Stats struct {
 	RateLimited int
 	// SecondaryLimited counts refusals by the secondary limit.
 	SecondaryLimited int
+	// MaxWindowUsed is the most requests one token had used within one
+	// primary-limit window (the highest X-Ratelimit-Used sent), so that a
+	// test can tell whether a client kept to a share of the limit; 0 without
+	// a PrimaryLimit. ResetStats zeroes it; the next request of a token then
+	// counts its current window from what it had used before the reset.
+	MaxWindowUsed int
 	// ManifestFetches counts registry manifest GETs answered 200 (not HEADs),
 	// so a test can tell how much of the registry a plan read.
 	ManifestFetches int
@@ -190,7 +203,7 @@ type Server struct {
 
 type tokenState struct {
 	Token
-	// windowStart is when the current primary-limit hour began; zero before
+	// windowStart is when the current primary-limit window began; zero before
 	// the first request.
 	windowStart time.Time
 	used        int
@@ -276,6 +289,9 @@ func New(opts Options) *Server {
 	}
 	if opts.PrimaryLimit < 0 {
 		opts.PrimaryLimit = 0
+	}
+	if opts.PrimaryWindow <= 0 {
+		opts.PrimaryWindow = time.Hour
 	}
 	return &Server{
 		clock:       c,
