@@ -99,6 +99,9 @@ type Engine struct {
 	metrics  *metrics.Metrics
 	planner  *planner.Planner
 	exec     *executor.Executor
+	// pacer spaces every mutation of the token; observe slows it on a
+	// secondary-limit refusal and lets it creep back up.
+	pacer *executor.Pacer
 	// lock is the enforcing lock when held for the engine's life (serve);
 	// nil otherwise, and an apply takes it for its run.
 	lock *journal.Lock
@@ -137,6 +140,8 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	if err := e.openJournal(ctx, cfg, o.Journal); err != nil {
 		return nil, err
 	}
+	e.pacer = executor.NewPacer(cfg.Limits.MutationsPerMinute, e.clock)
+	e.pacer.OnChange(e.metrics.MutationPace)
 	var cache githubapi.Cache // nil: the client's own, in memory
 	if e.journal != nil {
 		cache = journalCache{j: e.journal, clock: e.clock, log: e.log}
@@ -160,7 +165,7 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 			return nil, usage(err)
 		}
 	}
-	e.planner = &planner.Planner{Client: e.client, Logger: e.log.Named("planner"), Budget: e.budget}
+	e.planner = &planner.Planner{Client: e.client, Logger: e.log.Named("planner")}
 	if e.registry != nil {
 		e.planner.Registry = e.registry // never a typed nil: the planner fails closed on a nil Registry
 	}
@@ -168,7 +173,7 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.planner.Facts, e.planner.Cache = e.journal, e.journal
 	}
 	e.exec = &executor.Executor{Client: e.client, Journal: e.journal, Clock: e.clock, Logger: e.log.Named("executor"),
-		Pacer: executor.NewPacer(cfg.Limits.MutationsPerMinute, e.clock), Budget: e.budget, Grace: o.Grace}
+		Pacer: e.pacer, Grace: o.Grace}
 	return e, nil
 }
 
@@ -196,6 +201,15 @@ func (e *Engine) openJournal(ctx context.Context, cfg *policy.Config, mode Journ
 // watches the token.
 func (e *Engine) observe(a githubapi.Attempt) {
 	e.metrics.ObserveRequest(a.Op, a.Status, a.Duration, a.Retry, a.SecondaryLimited)
+	if a.Method != http.MethodGet && a.Method != http.MethodHead && a.Method != "" {
+		// A mutation: its answer sets the pace of the next ones.
+		switch {
+		case a.SecondaryLimited:
+			e.pacer.Refused()
+		case a.Status >= 200 && a.Status < 300:
+			e.pacer.Accepted()
+		}
+	}
 	if a.Rate.Known {
 		e.metrics.ObserveRate(a.Rate.Resource, a.Rate.Remaining, a.Rate.Reset)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/internal/clock"
 	"github.com/ghprune/ghprune/journal"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/simulator"
 )
@@ -128,6 +129,12 @@ func TestApply_JournalsPublishesAndPrunes(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
+	// The budget the policy used: every request of the run (it has one
+	// policy) but the run's own bookkeeping (the token's identity).
+	used := run.Policies[0].APIRequests
+	if got := metricValue(t, r.reg, `ghprune_policy_last_run_api_requests{policy="libs"}`); used == 0 || got != float64(used) || used > run.APIRequests {
+		t.Errorf("last run's requests metric %v, policy %d, run %d", got, used, run.APIRequests)
+	}
 }
 
 // metricValue reads one series, named as in the exposition format.
@@ -161,28 +168,78 @@ func metricValue(t *testing.T, reg *prometheus.Registry, series string) float64 
 	return 0
 }
 
-// A token's hourly budget shared with others: past limits.budget_share the
-// run stops, what it did is journaled, and the rest waits for the next run.
-func TestApply_BudgetShareStopsTheRun(t *testing.T) {
-	r := newRig(t, simulator.Options{PrimaryLimit: 12})
+// A token's hourly budget shared with others: when the run has used
+// limits.budget_share of a window it pauses until the window resets, and
+// goes on; it never uses more than its share of any window.
+func TestApply_BudgetPausesUntilTheResetAndFinishes(t *testing.T) {
+	r := newRig(t, simulator.Options{PrimaryLimit: 12, PrimaryWindow: 10 * time.Minute})
 	e := r.open("enforce", ", budget_share: 0.5", "")
+	before := r.clock.Now()
 	run, err := e.Apply(context.Background(), e.Config().Policies, engine.TriggerCLI)
-	if err == nil || !strings.Contains(run.Policies[0].Err.Error(), "budget_share") {
-		t.Fatalf("apply = %v (policy error %v), want a stop at the budget", err, run.Policies[0].Err)
+	if err != nil {
+		t.Fatalf("apply = %v, want a run that waits and finishes", err)
 	}
-	deleted := run.Count().Deleted
-	if deleted == 0 || deleted == 6 {
-		t.Errorf("%d deleted, want some but not all", deleted)
+	st := r.sim.Stats()
+	if c := run.Count(); c.Deleted != 6 || c.Deferred != 0 {
+		t.Errorf("counts %+v, want all 6 deleted", c)
 	}
-	if n := r.sim.Stats().RateLimited; n != 0 {
-		t.Errorf("refused %d times by the primary limit: the budget must stop the run before", n)
+	if st.RateLimited != 0 || st.MaxWindowUsed > 6 {
+		t.Errorf("refused %d times by the primary limit, at most %d requests in a window: want 0 and at most 6 (half of 12)", st.RateLimited, st.MaxWindowUsed)
+	}
+	if took := r.clock.Now().Sub(before); took < 10*time.Minute {
+		t.Errorf("the run took %v of the fake clock: it cannot have waited for a reset", took)
+	}
+	pauses := metricValue(t, r.reg, "ghprune_budget_pauses_total")
+	if pauses == 0 || metricValue(t, r.reg, "ghprune_budget_paused") != 0 || metricValue(t, r.reg, "ghprune_budget_paused_seconds_total") == 0 {
+		t.Errorf("pause metrics: %v pauses, want some, and not paused at the end", pauses)
 	}
 	runs, _ := e.Runs(context.Background(), 1)
-	if len(runs) != 1 || runs[0].Status != journal.RunFailed || runs[0].Deleted != deleted {
-		t.Errorf("journal %+v, want a failed run recording %d deletions", runs, deleted)
+	if len(runs) != 1 || runs[0].Status != journal.RunSucceeded || runs[0].Deleted != 6 {
+		t.Errorf("journal %+v, want a succeeded run of 6 deletions", runs)
 	}
-	if got := metricValue(t, r.reg, `ghprune_runs_total{policy="libs",result="failure"}`); got != 1 {
-		t.Errorf("failed runs = %v, want 1", got)
+}
+
+// A reset that comes after limits.max_run_duration is not waited for: the
+// run stops, what it did is journaled, and the rest is deferred to the next
+// run, which is not a failure.
+func TestApply_BudgetPastTheDeadlineDefers(t *testing.T) {
+	r := newRig(t, simulator.Options{PrimaryLimit: 12})
+	e := r.open("enforce", ", budget_share: 0.5, max_run_duration: 30m", "")
+	run, err := e.Apply(context.Background(), e.Config().Policies, engine.TriggerCLI)
+	if err != nil {
+		t.Fatalf("apply = %v, want a run that defers without failing", err)
+	}
+	c := run.Count()
+	if c.Deleted == 0 || c.Deferred == 0 {
+		t.Fatalf("counts %+v, want some deleted and the rest deferred", c)
+	}
+	if c.Deferred > 0 {
+		if c.Deleted+c.Deferred != 6 {
+			t.Errorf("counts %+v: deleted and deferred must make the 6 planned", c)
+		}
+		for _, pkg := range run.Policies[0].Packages {
+			for _, d := range pkg.Decisions {
+				if d.Outcome == plan.Deferred && (d.Cause != plan.BudgetSpent || !strings.Contains(d.Err.Error(), "max_run_duration")) {
+					t.Errorf("deferred %s: cause %q, %v", d.Version.Name, d.Cause, d.Err)
+				}
+			}
+		}
+	}
+	if st := r.sim.Stats(); st.RateLimited != 0 || st.MaxWindowUsed > 6 {
+		t.Errorf("refused %d times, %d requests in the window: the budget must hold", st.RateLimited, st.MaxWindowUsed)
+	}
+	if r.clock.Slept() >= 30*time.Minute {
+		t.Errorf("slept %v: a reset after the deadline is not waited for", r.clock.Slept())
+	}
+	runs, _ := e.Runs(context.Background(), 1)
+	if len(runs) != 1 || runs[0].Status != journal.RunSucceeded || runs[0].Deleted != c.Deleted {
+		t.Errorf("journal %+v, want a succeeded run of %d deletions", runs, c.Deleted)
+	}
+	if got := metricValue(t, r.reg, `ghprune_versions_deferred_total{policy="libs"}`); got != float64(c.Deferred) {
+		t.Errorf("deferred metric %v, want %d", got, c.Deferred)
+	}
+	if got := metricValue(t, r.reg, `ghprune_runs_total{policy="libs",result="success"}`); got != 1 {
+		t.Errorf("successful runs = %v, want 1", got)
 	}
 }
 
@@ -228,5 +285,36 @@ func TestPlan_ANewProcessRevalidatesWithTheJournalsETags(t *testing.T) {
 	}
 	if run.Count().Delete != 6 {
 		t.Errorf("the revalidated plan deletes %d, want 6", run.Count().Delete)
+	}
+}
+
+// A server stricter than the configured pace (two mutations a second where
+// the config asks for three) draws a few refusals while the pace adapts,
+// not one per delete, and the run finishes.
+func TestApply_AdaptsToAStricterServer(t *testing.T) {
+	r := newRig(t, simulator.Options{MutationSpacing: 500 * time.Millisecond})
+	for i := 0; i < 60; i++ {
+		r.sim.AddVersion("acme", "npm", "lib", simulator.VersionSeed{Name: fmt.Sprintf("0.%d.0", i), CreatedAt: t0.Add(-time.Duration(200-i) * 24 * time.Hour)})
+	}
+	e := r.open("enforce", "", "")
+	run, err := e.Apply(context.Background(), e.Config().Policies, engine.TriggerCLI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := run.Count()
+	refusals := r.sim.Stats().SecondaryLimited
+	if c.Deleted != 66 {
+		t.Fatalf("deleted %d of 66", c.Deleted)
+	}
+	if refusals*20 > c.Deleted { // at most 5%
+		t.Errorf("%d secondary-limit refusals for %d deletes, want at most 5%%", refusals, c.Deleted)
+	}
+	if refusals == 0 {
+		t.Errorf("no refusal: the test's server is not stricter than the pace")
+	}
+	t.Logf("%d refusals for %d deletes", refusals, c.Deleted)
+	pace := metricValue(t, r.reg, "ghprune_mutation_pace_per_minute")
+	if pace >= 120 || pace < 60 {
+		t.Errorf("pace at the end %v/min; want below the server's 120/min and above half of it", pace)
 	}
 }

@@ -68,14 +68,15 @@ func (e *Engine) run(ctx context.Context, pols []*policy.Policy, apply bool, tri
 	}
 	var failed []string
 	selectedBy := map[string]string{} // owner/type/package -> the first policy selecting it
+	b := &budget{e: e, share: cfg.Limits.BudgetShare, deadline: start.Add(time.Duration(cfg.Limits.MaxRunDuration))}
 	for _, p := range pols {
 		mode := policy.ModePlan
 		if apply {
 			mode = cfg.EffectiveMode(p)
 		}
-		pp := e.runPolicy(ctx, p, mode, runID, selectedBy)
+		pp := e.runPolicy(ctx, p, mode, runID, selectedBy, b)
 		run.Policies = append(run.Policies, pp)
-		if pp.Err != nil {
+		if pp.Err != nil && !errors.Is(pp.Err, plan.ErrDeferred) {
 			failed = append(failed, p.Name)
 		}
 		if ctx.Err() != nil {
@@ -99,16 +100,27 @@ func (e *Engine) run(ctx context.Context, pols []*policy.Policy, apply bool, tri
 
 // runPolicy plans one policy and, in enforce mode, carries it out, then
 // publishes its metrics once.
-func (e *Engine) runPolicy(ctx context.Context, p *policy.Policy, mode policy.Mode, runID int64, selectedBy map[string]string) *plan.Policy {
+func (e *Engine) runPolicy(ctx context.Context, p *policy.Policy, mode policy.Mode, runID int64, selectedBy map[string]string, b *budget) *plan.Policy {
 	pstart := e.clock.Now()
-	pp, err := e.planner.Plan(ctx, p, mode, pstart)
-	pp.Warnings = lint(p, pp, selectedBy)
+	startReqs := e.client.Requests()
+	// This run's planner and executor: they wait for the budget within its
+	// deadline.
+	pl, ex := *e.planner, *e.exec
+	pl.Budget, ex.Budget = b.wait, b.wait
+	var pp *plan.Policy
+	err := b.wait(ctx, 1)
+	if err != nil {
+		pp = &plan.Policy{Name: p.Name, Mode: mode}
+	} else {
+		pp, err = pl.Plan(ctx, p, mode, pstart)
+		pp.Warnings = lint(p, pp, selectedBy)
+	}
 	if err == nil && mode == policy.ModeEnforce {
-		err = e.exec.Execute(ctx, runID, pp)
+		err = ex.Execute(ctx, runID, pp)
 	}
 	c := pp.Count()
 	for _, pkg := range pp.Packages {
-		if pkg.Err != nil && err == nil {
+		if pkg.Err != nil && err == nil && !errors.Is(pkg.Err, plan.ErrDeferred) {
 			err = ErrPackagesNotPlanned
 		}
 	}
@@ -116,7 +128,10 @@ func (e *Engine) runPolicy(ctx context.Context, p *policy.Policy, mode policy.Mo
 		err = fmt.Errorf("%d %w", c.Failed, ErrDeletesFailed)
 	}
 	result := metrics.Success
-	if err != nil {
+	if errors.Is(err, plan.ErrDeferred) {
+		pp.Err = err // the whole policy waits for the next run: not a failure
+		e.log.Info("policy deferred to the next run", zap.String("policy", p.Name), zap.Error(err))
+	} else if err != nil {
 		result = metrics.Failure
 		if ctx.Err() != nil {
 			result = metrics.Cancelled
@@ -124,6 +139,7 @@ func (e *Engine) runPolicy(ctx context.Context, p *policy.Policy, mode policy.Mo
 		pp.Err = err
 		e.log.Warn("policy run failed", zap.String("policy", p.Name), zap.Error(err))
 	}
+	pp.APIRequests = e.client.Requests() - startReqs
 	now := e.clock.Now()
 	e.metrics.PolicyRun(pp, result, now.Sub(pstart), now)
 	return pp
@@ -183,24 +199,57 @@ func (e *Engine) actor(ctx context.Context) string {
 	return actor
 }
 
-// errBudget: the run would use more than limits.budget_share of the token's
-// hourly primary limit.
-var errBudget = errors.New("limits.budget_share of the token's hourly rate limit is spent")
-
 // budget keeps (1 - budget_share) of the token's primary limit for its other
 // users, going by the last rate-limit headers GitHub sent (which count every
-// client of the token). Without a primary limit (GHES) there is no budget.
-func (e *Engine) budget() error {
-	r := e.client.Rate()
-	share := e.cfg.Load().Limits.BudgetShare
-	if !r.Known || r.Limit <= 0 || share >= 1 {
-		return nil
+// client of the token), and bounds the run by limits.max_run_duration.
+// Without a primary limit (GHES) there is no budget, only the deadline.
+type budget struct {
+	e        *Engine
+	share    float64
+	deadline time.Time
+}
+
+// wait returns nil when the run may send its next requests: at once when
+// they fit in what is left of the run's share of the window, or after a
+// pause until the window resets. A *plan.Deferral says the run is to stop
+// there, leaving the rest for the next run: the deadline came, or the reset
+// comes after it.
+func (b *budget) wait(ctx context.Context, requests int) error {
+	e := b.e
+	for {
+		now := e.clock.Now()
+		if !now.Before(b.deadline) {
+			return &plan.Deferral{Cause: plan.RunDeadline, Detail: fmt.Sprintf(
+				"the run reached limits.max_run_duration at %s", b.deadline.UTC().Format(time.RFC3339))}
+		}
+		r := e.client.Rate()
+		if !r.Known || r.Limit <= 0 || b.share >= 1 || !r.Reset.After(now) {
+			return nil // no primary limit, no share kept, or the window was renewed since
+		}
+		reserve := (1 - b.share) * float64(r.Limit)
+		// A step larger than half the share goes in a fresh window.
+		need := min(float64(requests), b.share*float64(r.Limit)/2)
+		if float64(r.Remaining)-need >= reserve {
+			return nil
+		}
+		resume := r.Reset.Add(time.Second)
+		spent := fmt.Sprintf("limits.budget_share (%v) of the token's hourly rate limit is spent: %d of %d requests left (the next step needs %d), kept for its other users until %s",
+			b.share, r.Remaining, r.Limit, requests, r.Reset.UTC().Format(time.RFC3339))
+		if resume.After(b.deadline) {
+			return &plan.Deferral{Cause: plan.BudgetSpent, Detail: spent + fmt.Sprintf(
+				", after the run's deadline %s (limits.max_run_duration)", b.deadline.UTC().Format(time.RFC3339))}
+		}
+		wait := resume.Sub(now)
+		e.log.Info("budget spent: pausing until the rate limit resets",
+			zap.Int("remaining", r.Remaining), zap.Int("limit", r.Limit), zap.Time("resume", resume), zap.Duration("wait", wait))
+		e.warn(fmt.Sprintf("paused until %s: %s", resume.UTC().Format(time.RFC3339), spent))
+		e.metrics.BudgetPause(true, 0)
+		err := e.clock.Sleep(ctx, wait)
+		e.metrics.BudgetPause(false, wait)
+		if err != nil {
+			return err
+		}
 	}
-	if reserve := (1 - share) * float64(r.Limit); float64(r.Remaining) <= reserve {
-		return fmt.Errorf("%w: %d of %d requests left, the rest is kept for other users until %s; the next run goes on",
-			errBudget, r.Remaining, r.Limit, r.Reset.UTC().Format(time.RFC3339))
-	}
-	return nil
 }
 
 // lint finds what a plan says about its policy: patterns that matched

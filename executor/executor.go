@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/internal/clock"
@@ -33,36 +32,6 @@ type Client interface {
 	NewestVersions(ctx context.Context, owner githubapi.Owner, packageType, name string) ([]githubapi.Version, bool, error)
 }
 
-// Pacer spaces mutations: GitHub asks for at least a second between mutative
-// requests, and its secondary limit allows at most 180 deletes a minute. One
-// Pacer is shared by everything that mutates with the same token.
-type Pacer struct {
-	lim   *rate.Limiter
-	clock clock.Clock
-}
-
-// NewPacer allows perMinute mutations a minute, with no burst.
-func NewPacer(perMinute float64, clk clock.Clock) *Pacer {
-	if clk == nil {
-		clk = clock.Real{}
-	}
-	return &Pacer{lim: rate.NewLimiter(rate.Limit(perMinute/60), 1), clock: clk}
-}
-
-// Wait blocks until the next mutation may be sent.
-func (p *Pacer) Wait(ctx context.Context) error {
-	now := p.clock.Now()
-	r := p.lim.ReserveN(now, 1)
-	if !r.OK() {
-		return fmt.Errorf("pacer refuses a mutation")
-	}
-	if err := p.clock.Sleep(ctx, r.DelayFrom(now)); err != nil {
-		r.CancelAt(p.clock.Now())
-		return err
-	}
-	return nil
-}
-
 // Executor deletes and restores.
 type Executor struct {
 	Client  Client
@@ -73,9 +42,11 @@ type Executor struct {
 	// Grace is how long a request already in flight may still take after the
 	// run is cancelled, so that it finishes and is journaled (SIGTERM).
 	Grace time.Duration
-	// Budget, when set, is asked before each delete; an error stops the run
-	// (the rest stays for the next run).
-	Budget func() error
+	// Budget, when set, is asked before each delete for the requests it
+	// may send, and may wait for the token's rate limit to reset. A
+	// *plan.Deferral leaves that delete and every later one for the next
+	// run (outcome deferred, not an error); any other error stops the run.
+	Budget func(ctx context.Context, requests int) error
 	// MaxConsecutiveFailures stops a run that keeps failing (GitHub down, a
 	// token without rights): GitHub may suspend clients that ignore repeated
 	// errors. 0 means 5.
@@ -164,7 +135,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 	failures := 0
 	notDeleted := map[*plan.Package]map[string]bool{} // versions whose delete did not happen
 	watched := map[*plan.Package]*watch{}             // container packages, checked for pushes since the plan
-	for _, t := range tasks {
+	for i, t := range tasks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -178,8 +149,13 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 			continue
 		}
 		if e.Budget != nil {
-			if err := e.Budget(); err != nil {
-				return err
+			if err := e.Budget(ctx, RequestsPerDelete(t.pkg.Type)); err != nil {
+				var d *plan.Deferral
+				if !errors.As(err, &d) {
+					return err
+				}
+				deferRest(tasks[i:], d)
+				return nil
 			}
 		}
 		if err := e.Pacer.Wait(ctx); err != nil {
@@ -213,6 +189,26 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 		}
 	}
 	return nil
+}
+
+// RequestsPerDelete is the most API requests one planned deletion sends:
+// the DELETE, and for a container version the re-read of its package's
+// newest page (usually a 304, which GitHub does not charge) and of the
+// version itself.
+func RequestsPerDelete(packageType string) int {
+	if isImage(packageType) {
+		return 3
+	}
+	return 1
+}
+
+// deferRest leaves tasks for the next run.
+func deferRest(tasks []task, d *plan.Deferral) {
+	for _, t := range tasks {
+		if t.d.Outcome == "" {
+			t.d.Outcome, t.d.Cause, t.d.Err = plan.Deferred, d.Cause, d
+		}
+	}
 }
 
 func markNotDeleted(m map[*plan.Package]map[string]bool, t task) {

@@ -236,7 +236,7 @@ func TestExecute_BudgetStopsTheRun(t *testing.T) {
 	pp := r.plan(libPolicy)
 	x := r.executor()
 	spent := errors.New("budget spent")
-	x.Budget = func() error {
+	x.Budget = func(context.Context, int) error {
 		if len(r.deletes()) >= 2 {
 			return spent
 		}
@@ -256,6 +256,35 @@ func TestExecute_BudgetStopsTheRun(t *testing.T) {
 	}
 	if deleted != 2 || none != 4 {
 		t.Errorf("%d deleted and %d left, want 2 and 4", deleted, none)
+	}
+}
+
+// A budget that defers (the run's deadline came first) leaves that delete
+// and every later one for the next run, as outcome deferred: not an error.
+func TestExecute_DeferralLeavesTheRestForTheNextRun(t *testing.T) {
+	r := newRig(t)
+	r.seedOld(6)
+	pp := r.plan(libPolicy)
+	x := r.executor()
+	x.Budget = func(context.Context, int) error {
+		if len(r.deletes()) >= 2 {
+			return &plan.Deferral{Cause: plan.RunDeadline, Detail: "the run reached limits.max_run_duration"}
+		}
+		return nil
+	}
+	if err := x.Execute(context.Background(), r.run(), pp); err != nil {
+		t.Fatalf("Execute = %v, want nil: a deferral is not a failure", err)
+	}
+	c := pp.Count()
+	if c.Deleted != 2 || c.Deferred != 4 || len(r.deletes()) != 2 {
+		t.Errorf("counts %+v after %d DELETEs, want 2 deleted and 4 deferred", c, len(r.deletes()))
+	}
+	for _, pkg := range pp.Packages {
+		for _, d := range pkg.Decisions {
+			if d.Outcome == plan.Deferred && (d.Cause != plan.RunDeadline || !errors.Is(d.Err, plan.ErrDeferred)) {
+				t.Errorf("deferred %s: cause %q, err %v", d.Version.Name, d.Cause, d.Err)
+			}
+		}
 	}
 }
 

@@ -34,6 +34,13 @@ type Metrics struct {
 	rateRemaining    *prometheus.GaugeVec     // resource
 	rateReset        *prometheus.GaugeVec     // resource
 	secondaryLimited prometheus.Counter
+	pace             prometheus.Gauge
+	paused           prometheus.Gauge
+	pauses           prometheus.Counter
+	pausedSeconds    prometheus.Counter
+	versionsDeferred *prometheus.CounterVec // policy
+	policyRequests   *prometheus.CounterVec // policy
+	lastRunRequests  *prometheus.GaugeVec   // policy
 	retries          prometheus.Counter
 	restorable       prometheus.Gauge
 	earliestDeadline prometheus.Gauge
@@ -76,6 +83,20 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Unix time the primary rate limit resets, per resource."}, []string{"resource"}),
 		secondaryLimited: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_secondary_rate_limit_hits_total",
 			Help: "Answers refusing a request for GitHub's secondary rate limit."}),
+		pace: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_mutation_pace_per_minute",
+			Help: "The pace deletes and restores are sent at now: limits.mutations_per_minute, or less after a secondary rate limit refused one."}),
+		paused: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_budget_paused",
+			Help: "1 while a run waits for the token's rate-limit window to reset (limits.budget_share is spent), else 0."}),
+		pauses: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_budget_pauses_total",
+			Help: "Times a run paused until the rate-limit window reset because limits.budget_share was spent."}),
+		pausedSeconds: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_budget_paused_seconds_total",
+			Help: "Time runs spent paused for the rate-limit window to reset."}),
+		versionsDeferred: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_versions_deferred_total",
+			Help: "Planned deletions left for the next run: by the run cap (max_deletes_per_run) or because the run reached limits.max_run_duration."}, []string{"policy"}),
+		policyRequests: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_policy_api_requests_total",
+			Help: "GitHub API requests policy runs sent (retries and 304s included)."}, []string{"policy"}),
+		lastRunRequests: f.NewGaugeVec(prometheus.GaugeOpts{Name: "ghprune_policy_last_run_api_requests",
+			Help: "GitHub API requests the policy's last run sent: the budget it used."}, []string{"policy"}),
 		retries: f.NewCounter(prometheus.CounterOpts{Name: "ghprune_github_retries_total",
 			Help: "Requests retried after a server error, network error or rate limit."}),
 		restorable: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_journal_restorable_versions",
@@ -106,6 +127,29 @@ func (m *Metrics) ObserveRequest(op string, status int, d time.Duration, retry, 
 	if secondary {
 		m.secondaryLimited.Inc()
 	}
+}
+
+// MutationPace records the pace mutations are sent at now.
+func (m *Metrics) MutationPace(perMinute float64) {
+	if m == nil {
+		return
+	}
+	m.pace.Set(perMinute)
+}
+
+// BudgetPause records a pause for the rate-limit window to start (paused)
+// or end after took.
+func (m *Metrics) BudgetPause(paused bool, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if paused {
+		m.paused.Set(1)
+		m.pauses.Inc()
+		return
+	}
+	m.paused.Set(0)
+	m.pausedSeconds.Add(took.Seconds())
 }
 
 // ObserveManifestFetch records one manifest GET attempt against the
@@ -147,10 +191,15 @@ func (m *Metrics) PolicyRun(p *plan.Policy, result RunResult, took time.Duration
 	if result == Success {
 		m.lastSuccess.WithLabelValues(p.Name).Set(float64(finished.Unix()))
 	}
+	m.policyRequests.WithLabelValues(p.Name).Add(float64(p.APIRequests))
+	m.lastRunRequests.WithLabelValues(p.Name).Set(float64(p.APIRequests))
 	c := p.Count()
 	m.versionsScanned.WithLabelValues(p.Name).Add(float64(c.Versions))
 	m.versionsPlanned.WithLabelValues(p.Name).Add(float64(c.Delete))
 	m.freedBytes.WithLabelValues(p.Name).Add(float64(c.FreedBytes))
+	if c.Deferred > 0 {
+		m.versionsDeferred.WithLabelValues(p.Name).Add(float64(c.Deferred))
+	}
 	if c.Deleted > 0 {
 		m.versionsDeleted.WithLabelValues(p.Name).Add(float64(c.Deleted))
 	}

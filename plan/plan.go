@@ -7,6 +7,7 @@
 package plan
 
 import (
+	"errors"
 	"time"
 
 	"github.com/ghprune/ghprune/githubapi"
@@ -22,6 +23,10 @@ const (
 	Deleted Outcome = "deleted"
 	Failed  Outcome = "failed"
 	Skipped Outcome = "skipped" // not sent, or refused by GitHub for a good reason
+	// Deferred: not sent because the run stopped at its deadline
+	// (limits.max_run_duration), or waiting for the token's budget would
+	// have passed it; the next run plans it again.
+	Deferred Outcome = "deferred"
 )
 
 // Cause says why a deletion was skipped or failed. The values are the
@@ -37,6 +42,27 @@ const (
 	GainedTag      Cause = "gained_tag"      // tagged since the plan
 	PackageChanged Cause = "package_changed" // a version was pushed since the plan
 )
+
+// Causes of a deferral.
+const (
+	BudgetSpent Cause = "budget_spent"     // budget_share spent until a reset after the deadline
+	RunDeadline Cause = "max_run_duration" // the run reached limits.max_run_duration
+)
+
+// ErrDeferred is what a *Deferral is: work left for the next run, which is
+// not a failure.
+var ErrDeferred = errors.New("deferred to the next run")
+
+// Deferral says why a run left a package or a deletion for the next run.
+type Deferral struct {
+	Cause  Cause
+	Detail string
+}
+
+func (d *Deferral) Error() string { return "deferred to the next run: " + d.Detail }
+
+// Is makes errors.Is(d, ErrDeferred) true.
+func (d *Deferral) Is(target error) bool { return target == ErrDeferred }
 
 // Causes of a failure.
 const (
@@ -75,6 +101,9 @@ type Policy struct {
 	// nothing, packages another policy also selects, undated versions.
 	Warnings []string
 	Packages []*Package
+	// APIRequests is what the policy's part of the run sent to the API,
+	// retries and 304s included.
+	APIRequests int64
 }
 
 // Package is one selected package and its decisions.
@@ -92,7 +121,8 @@ type Package struct {
 	// deleted manifests no kept manifest uses (container packages).
 	FreedBytes int64
 	// Err says why the package could not be planned: it then has no
-	// decisions, and nothing in it is touched.
+	// decisions, and nothing in it is touched. A *Deferral (errors.Is
+	// ErrDeferred) is not a failure: the run left the package for the next.
 	Err       error
 	Decisions []*Decision
 }
@@ -112,9 +142,13 @@ type Decision struct {
 // Deletes reports whether the plan deletes the version.
 func (d *Decision) Deletes() bool { return d.Action == policy.Delete }
 
-// Counts are what a run, a policy or a package decided and did.
+// Counts are what a run, a policy or a package decided and did. Deferred
+// counts the deletions left for the next run: kept by the run cap (rule
+// deferred) or not sent by a run that reached its deadline (outcome
+// deferred). DeferredPackages were not listed for the same reason.
 type Counts struct {
 	Versions, Keep, Delete, Deferred int
+	DeferredPackages                 int
 	Deleted, Failed, Skipped         int
 	FreedBytes                       int64
 }
@@ -125,6 +159,7 @@ func (c *Counts) Add(o Counts) {
 	c.Keep += o.Keep
 	c.Delete += o.Delete
 	c.Deferred += o.Deferred
+	c.DeferredPackages += o.DeferredPackages
 	c.Deleted += o.Deleted
 	c.Failed += o.Failed
 	c.Skipped += o.Skipped
@@ -134,13 +169,16 @@ func (c *Counts) Add(o Counts) {
 // Count counts one package.
 func (p *Package) Count() Counts {
 	c := Counts{Versions: len(p.Decisions), FreedBytes: p.FreedBytes}
+	if errors.Is(p.Err, ErrDeferred) {
+		c.DeferredPackages = 1
+	}
 	for _, d := range p.Decisions {
 		if d.Deletes() {
 			c.Delete++
 		} else {
 			c.Keep++
 		}
-		if d.Rule == policy.RuleDeferred {
+		if d.Rule == policy.RuleDeferred || d.Outcome == Deferred {
 			c.Deferred++
 		}
 		switch d.Outcome {
@@ -198,5 +236,5 @@ func RestoreResults() []RestoreResult {
 // skipped and failed metrics.
 func Causes() []Cause {
 	return []Cause{DownloadLimit, LastVersion, ParentKept, AlreadyGone, GainedTag, PackageChanged,
-		ServerError, RateLimited, Forbidden, NotFound, Redirected, Cancelled, Other}
+		BudgetSpent, RunDeadline, ServerError, RateLimited, Forbidden, NotFound, Redirected, Cancelled, Other}
 }

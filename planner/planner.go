@@ -53,10 +53,12 @@ type Planner struct {
 	Registry Registry
 	// Cache, when set, keeps manifests by digest across runs.
 	Cache ManifestCache
-	// Budget, when set, is asked before each package is listed; an error
-	// (the run's share of the rate limit is spent) leaves the remaining
-	// packages unplanned, so nothing in them is deleted.
-	Budget func() error
+	// Budget, when set, is asked before each package is listed for the
+	// requests listing it takes, and may wait for the token's rate limit to
+	// reset; an error (a *plan.Deferral: the run's deadline came first)
+	// leaves the package unplanned with that error, so nothing in it is
+	// deleted.
+	Budget func(ctx context.Context, requests int) error
 }
 
 // Plan decides every version of every package pol selects at now. A package
@@ -90,7 +92,10 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 			Name: pkg.Name, Visibility: pkg.Visibility}
 		out.Packages = append(out.Packages, pp)
 		if p.Budget != nil {
-			if err := p.Budget(); err != nil {
+			if err := p.Budget(ctx, ListRequests(pkg.VersionCount)); err != nil {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
 				pp.Err = err
 				continue
 			}
@@ -117,6 +122,12 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 		}
 	}
 	return out, nil
+}
+
+// ListRequests is how many API requests listing a package of n versions
+// takes: its pages of 100, newest first.
+func ListRequests(n int) int {
+	return max(1, (n+githubapi.DefaultPerPage-1)/githubapi.DefaultPerPage)
 }
 
 type decided struct {

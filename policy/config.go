@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
@@ -63,6 +64,11 @@ type GlobalLimits struct {
 	MutationsPerMinute float64 `yaml:"mutations_per_minute"`
 	// BudgetShare is the share of the token's hourly primary limit a run may use.
 	BudgetShare float64 `yaml:"budget_share"`
+	// MaxRunDuration bounds a run: past it, what the run has not done
+	// (packages not listed, deletes not sent) is deferred to the next run.
+	// A run whose budget is spent waits for the window to reset only when
+	// the reset comes before this.
+	MaxRunDuration Duration `yaml:"max_run_duration"`
 }
 
 // State locates the journal.
@@ -148,6 +154,8 @@ const (
 	DefaultAPIVersion         = "2022-11-28"
 	DefaultMutationsPerMinute = 60
 	DefaultBudgetShare        = 0.5
+	DefaultMaxRunDuration     = Duration(6 * time.Hour)
+	MaxMaxRunDuration         = Duration(7 * 24 * time.Hour)
 	DefaultStatePath          = "ghprune.db"
 	DefaultRetainDays         = 90
 )
@@ -163,7 +171,7 @@ func DefaultConfig() *Config {
 			TokenEnv:   DefaultTokenEnv,
 			APIVersion: DefaultAPIVersion,
 		},
-		Limits:   GlobalLimits{MutationsPerMinute: DefaultMutationsPerMinute, BudgetShare: DefaultBudgetShare},
+		Limits:   GlobalLimits{MutationsPerMinute: DefaultMutationsPerMinute, BudgetShare: DefaultBudgetShare, MaxRunDuration: DefaultMaxRunDuration},
 		State:    State{Path: DefaultStatePath, RetainDays: DefaultRetainDays},
 		Defaults: Defaults{Mode: ModePlan, Timezone: "UTC"},
 	}

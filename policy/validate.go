@@ -107,6 +107,9 @@ func (v *validator) settings() {
 	if c.Limits.BudgetShare <= 0 || c.Limits.BudgetShare > 1 {
 		v.errorf("limits.budget_share", "must be above 0 and at most 1, got %v", c.Limits.BudgetShare)
 	}
+	if d := c.Limits.MaxRunDuration; d < Duration(time.Minute) || d > MaxMaxRunDuration {
+		v.errorf("limits.max_run_duration", "must be at least 1m and at most %s, got %s", MaxMaxRunDuration, d)
+	}
 	if c.State.Path == "" {
 		v.errorf("state.path", "must not be empty")
 	}

@@ -22,6 +22,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 	if s.Deferred > 0 {
 		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
 	}
+	if s.DeferredPackages > 0 {
+		fmt.Fprintf(bw, "; %d packages deferred to the next run", s.DeferredPackages)
+	}
 	if r.RunID != nil {
 		fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", s.Deleted, s.Failed, s.Skipped)
 	}
@@ -49,18 +52,24 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 		if p.Error != "" {
 			fmt.Fprintf(bw, "\n> **%s failed:** %s\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Error))
 		}
+		if p.Deferred != "" {
+			fmt.Fprintf(bw, "\n> **%s deferred:** %s\n", MarkdownEscape(p.Policy), MarkdownEscape(p.Deferred))
+		}
 		for _, w := range p.Warnings {
 			fmt.Fprintf(bw, "\n> %s warning: %s\n", MarkdownEscape(p.Policy), MarkdownEscape(w))
 		}
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
-			if c.Delete == 0 && pkg.Error == "" && !o.Verbose {
+			if c.Delete == 0 && pkg.Error == "" && pkg.Deferred == "" && !o.Verbose {
 				continue
 			}
 			fmt.Fprintf(bw, "\n<details><summary>%s: %s/%s: %d delete, %d keep</summary>\n\n", MarkdownEscape(p.Policy),
 				MarkdownEscape(pkg.Owner), MarkdownEscape(pkg.Package), c.Delete, c.Keep)
 			if pkg.Error != "" {
 				fmt.Fprintf(bw, "Not planned: %s\n\n", MarkdownEscape(pkg.Error))
+			}
+			if pkg.Deferred != "" {
+				fmt.Fprintf(bw, "Not listed: %s\n\n", MarkdownEscape(pkg.Deferred))
 			}
 			if len(pkg.Decisions) > 0 {
 				fmt.Fprintln(bw, "| action | id | version | tags | created | rule | reason |")

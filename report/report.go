@@ -16,6 +16,9 @@ const (
 	OutcomeDeleted = "deleted"
 	OutcomeFailed  = "failed"
 	OutcomeSkipped = "skipped" // GitHub refused (download limit, last version)
+	// OutcomeDeferred: not sent; the run reached limits.max_run_duration
+	// (or its budget resets only after it), and the next run plans it again.
+	OutcomeDeferred = "deferred"
 )
 
 // Report is one plan or apply invocation.
@@ -33,10 +36,14 @@ type Policy struct {
 	Policy string `json:"policy"`
 	Mode   string `json:"mode"`
 	Error  string `json:"error,omitempty"` // the policy could not be planned or finished
+	// Deferred says why the whole policy was left for the next run.
+	Deferred string `json:"deferred,omitempty"`
 	// Warnings are lint findings of the plan: patterns that matched
 	// nothing, packages another policy also selects.
 	Warnings []string   `json:"warnings,omitempty"`
 	Packages []*Package `json:"packages"`
+	// APIRequests is what the policy's part of the run sent.
+	APIRequests int64 `json:"api_requests"`
 }
 
 // Package is one package's decisions.
@@ -54,6 +61,9 @@ type Package struct {
 	// Error says why the package could not be planned; it then has no
 	// decisions and nothing in it is touched.
 	Error string `json:"error,omitempty"`
+	// Deferred says why the package was not listed this run: the run
+	// reached its deadline; the next run plans it. Not a failure.
+	Deferred string `json:"deferred,omitempty"`
 	// APIOwner is how the API addresses the owner: org, user, or self (the
 	// token's own account, /user). Not part of the JSON contract.
 	APIOwner string `json:"-"`
@@ -80,16 +90,18 @@ type Decision struct {
 
 // Summary counts a report.
 type Summary struct {
-	VersionsScanned int   `json:"versions_scanned"`
-	Keep            int   `json:"keep"`
-	Delete          int   `json:"delete"`
-	Deleted         int   `json:"deleted"`
-	Failed          int   `json:"failed"`
-	Skipped         int   `json:"skipped"`
-	Deferred        int   `json:"deferred"`
-	FreedBytes      int64 `json:"freed_bytes"`
-	APIRequests     int64 `json:"api_requests"`
-	ManifestFetches int64 `json:"manifest_fetches"`
+	VersionsScanned int `json:"versions_scanned"`
+	Keep            int `json:"keep"`
+	Delete          int `json:"delete"`
+	Deleted         int `json:"deleted"`
+	Failed          int `json:"failed"`
+	Skipped         int `json:"skipped"`
+	Deferred        int `json:"deferred"`
+	// DeferredPackages were not listed: the run reached its deadline.
+	DeferredPackages int   `json:"deferred_packages"`
+	FreedBytes       int64 `json:"freed_bytes"`
+	APIRequests      int64 `json:"api_requests"`
+	ManifestFetches  int64 `json:"manifest_fetches"`
 }
 
 // Summarize recounts r.Summary from its decisions (APIRequests is kept).
@@ -105,6 +117,7 @@ func (r *Report) Summarize() {
 			s.Failed += c.Failed
 			s.Skipped += c.Skipped
 			s.Deferred += c.Deferred
+			s.DeferredPackages += c.DeferredPackages
 			s.FreedBytes += pkg.FreedBytes
 		}
 	}
@@ -115,13 +128,16 @@ func (r *Report) Summarize() {
 func (p *Package) Count() Summary {
 	var s Summary
 	s.VersionsScanned = len(p.Decisions)
+	if p.Deferred != "" {
+		s.DeferredPackages = 1
+	}
 	for _, d := range p.Decisions {
 		if d.Action == "delete" {
 			s.Delete++
 		} else {
 			s.Keep++
 		}
-		if d.Rule == "deferred" {
+		if d.Rule == "deferred" || d.Outcome == OutcomeDeferred {
 			s.Deferred++
 		}
 		switch d.Outcome {

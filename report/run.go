@@ -1,6 +1,8 @@
 package report
 
 import (
+	"errors"
+
 	"github.com/ghprune/ghprune/plan"
 )
 
@@ -11,8 +13,12 @@ func FromRun(run *plan.Run) *Report {
 	r := &Report{RunID: run.RunID, Mode: string(run.Mode), StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
 		Policies: make([]*Policy, 0, len(run.Policies))}
 	for _, p := range run.Policies {
-		rp := &Policy{Policy: p.Name, Mode: string(p.Mode), Warnings: p.Warnings, Packages: make([]*Package, 0, len(p.Packages))}
-		if p.Err != nil {
+		rp := &Policy{Policy: p.Name, Mode: string(p.Mode), Warnings: p.Warnings, Packages: make([]*Package, 0, len(p.Packages)),
+			APIRequests: p.APIRequests}
+		switch {
+		case errors.Is(p.Err, plan.ErrDeferred):
+			rp.Deferred = p.Err.Error()
+		case p.Err != nil:
 			rp.Error = p.Err.Error()
 		}
 		for _, pkg := range p.Packages {
@@ -29,7 +35,10 @@ func fromPackage(pkg *plan.Package) *Package {
 	rp := &Package{Owner: pkg.OwnerName, OwnerType: pkg.OwnerType, PackageType: pkg.Type, Package: pkg.Name,
 		Visibility: pkg.Visibility, VersionsTotal: len(pkg.Decisions), FreedBytes: pkg.FreedBytes,
 		APIOwner: pkg.Owner.Kind.String(), Decisions: make([]*Decision, len(pkg.Decisions))}
-	if pkg.Err != nil {
+	switch {
+	case errors.Is(pkg.Err, plan.ErrDeferred):
+		rp.Deferred = pkg.Err.Error()
+	case pkg.Err != nil:
 		rp.Error = pkg.Err.Error()
 	}
 	for i, d := range pkg.Decisions {

@@ -43,6 +43,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 		if p.Error != "" {
 			fmt.Fprintf(bw, "  %s %s\n", paint(ansiRed, "error:"), Escape(p.Error))
 		}
+		if p.Deferred != "" {
+			fmt.Fprintf(bw, "  %s %s\n", paint(ansiBold, "deferred:"), Escape(p.Deferred))
+		}
 		for _, w := range p.Warnings {
 			fmt.Fprintf(bw, "  %s %s\n", paint(ansiBold, "warning:"), Escape(w))
 		}
@@ -82,6 +85,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 			if pkg.Error != "" {
 				fmt.Fprintf(bw, "    %s %s\n", paint(ansiRed, "not planned:"), Escape(pkg.Error))
 			}
+			if pkg.Deferred != "" {
+				fmt.Fprintf(bw, "    %s %s\n", paint(ansiBold, "not listed:"), Escape(pkg.Deferred))
+			}
 			if !o.Verbose && c.Keep > 0 {
 				fmt.Fprintf(bw, "    %s\n", paint(ansiDim, "keep: "+keptByRule(pkg)))
 			}
@@ -91,6 +97,9 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	fmt.Fprintf(bw, "%s %d versions scanned: %d keep, %d delete", paint(ansiBold, "summary:"), s.VersionsScanned, s.Keep, s.Delete)
 	if s.Deferred > 0 {
 		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
+	}
+	if s.DeferredPackages > 0 {
+		fmt.Fprintf(bw, ", %d packages deferred to the next run", s.DeferredPackages)
 	}
 	if s.FreedBytes > 0 {
 		fmt.Fprintf(bw, ", frees ~%s", HumanBytes(s.FreedBytes))

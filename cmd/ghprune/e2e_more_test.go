@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghprune/ghprune/report"
 	"github.com/ghprune/ghprune/simulator"
 )
 
@@ -269,12 +270,44 @@ func TestEndToEnd_BudgetShare(t *testing.T) {
 	}
 	h.pkg("acme", "npm", "lib", "private", vs...)
 	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
-	code, r, _ := h.runJSON("apply", "-config", cfg)
-	if code != exitFailed || !strings.Contains(r.Policies[0].Error, "budget_share") {
-		t.Fatalf("exit %d, policy error %q", code, r.Policies[0].Error)
+	code, r, errOut := h.runJSON("apply", "-config", cfg)
+	if code != 0 || r.Summary.Deleted != 70 {
+		t.Fatalf("exit %d, deleted %d: want every old version deleted after waiting for the reset", code, r.Summary.Deleted)
 	}
-	if used := h.sim.Stats().Requests; used > 51 || r.Summary.Deleted == 0 {
-		t.Errorf("used %d of 100 requests (budget 50), deleted %d", used, r.Summary.Deleted)
+	if st := h.sim.Stats(); st.MaxWindowUsed > 50 || st.RateLimited > 0 {
+		t.Errorf("used up to %d of 100 requests in a window (budget 50), refused %d times", st.MaxWindowUsed, st.RateLimited)
+	}
+	if !strings.Contains(errOut, "paused until ") || !strings.Contains(errOut, "limits.budget_share (0.5)") {
+		t.Errorf("stderr does not say the run paused for the budget:\n%s", errOut)
+	}
+}
+
+// A run that would have to wait past limits.max_run_duration for the
+// budget stops and defers the rest: exit 0, the deferred deletions in the
+// report with their cause.
+func TestEndToEnd_BudgetPastTheDeadlineDefers(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 100})
+	h.budgetShare = 0.5
+	h.limits = "  max_run_duration: 20m\n"
+	var vs []simulator.VersionSeed
+	for i := 0; i < 80; i++ {
+		vs = append(vs, simulator.VersionSeed{Name: fmt.Sprintf("1.0.%d", i), CreatedAt: h.ago(time.Duration(100-i) * day)})
+	}
+	h.pkg("acme", "npm", "lib", "private", vs...)
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	code, r, _ := h.runJSON("apply", "-config", cfg)
+	s := r.Summary
+	if code != 0 || s.Deleted == 0 || s.Deferred == 0 || s.Deleted+s.Deferred != 70 || s.Failed != 0 {
+		t.Fatalf("exit %d, summary %+v: want exit 0, some deleted and the rest deferred", code, s)
+	}
+	for _, d := range r.Policies[0].Packages[0].Decisions {
+		if d.Outcome == report.OutcomeDeferred && !strings.Contains(d.Error, "limits.max_run_duration") {
+			t.Errorf("deferred %s without its cause: %q", d.Version, d.Error)
+		}
+	}
+	code, out, _ := h.run("history", "-config", cfg)
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Errorf("history (exit %d):\n%s", code, out)
 	}
 }
 

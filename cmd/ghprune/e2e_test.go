@@ -35,6 +35,8 @@ type harness struct {
 	// budgetShare is written to limits.budget_share (default 1: tests that
 	// exercise rate limits want to reach them).
 	budgetShare float64
+	// limits is more YAML under limits:, each line indented by two spaces.
+	limits string
 	// names maps container digests to the readable names tests seed them
 	// under; digests maps back.
 	names, digests map[string]string
@@ -104,8 +106,8 @@ func (h *harness) name(version string) string {
 // config writes a config for the simulator with the given policies section.
 func (h *harness) config(policies string) string {
 	h.t.Helper()
-	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %[1]s\n  registry_url: %[1]s\nlimits:\n  mutations_per_minute: 60\n  budget_share: %g\nstate:\n  path: %s\npolicies:\n%s",
-		h.url, h.budgetShare, filepath.Join(h.dir, "journal.db"), policies)
+	body := fmt.Sprintf("version: 1\ngithub:\n  api_url: %[1]s\n  registry_url: %[1]s\nlimits:\n  mutations_per_minute: 60\n  budget_share: %g\n%sstate:\n  path: %s\npolicies:\n%s",
+		h.url, h.budgetShare, h.limits, filepath.Join(h.dir, "journal.db"), policies)
 	path := filepath.Join(h.dir, "ghprune.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		h.t.Fatal(err)
