@@ -15,14 +15,17 @@ const DefaultCacheBytes = 128 << 20
 // CachedAnswer returns the answer kept for key (a URL) and marks it used;
 // ok is false when there is none.
 func (j *Journal) CachedAnswer(ctx context.Context, key string, now time.Time) (etag, link string, body []byte, ok bool, err error) {
-	err = j.db.QueryRowContext(ctx, `SELECT etag, link, body FROM http_cache WHERE key=?`, key).Scan(&etag, &link, &body)
+	err = j.cache.QueryRowContext(ctx, `SELECT etag, link, body FROM http_cache WHERE key=?`, key).Scan(&etag, &link, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil, false, nil
 	}
 	if err != nil {
 		return "", "", nil, false, fmt.Errorf("read cached answer: %w", err)
 	}
-	if _, err := j.db.ExecContext(ctx, `UPDATE http_cache SET used_at=? WHERE key=?`, fmtTime(now), key); err != nil {
+	// Marked at most once an hour: eviction needs the order of use, not
+	// every read written.
+	if _, err := j.cache.ExecContext(ctx, `UPDATE http_cache SET used_at=? WHERE key=? AND used_at<?`,
+		fmtTime(now), key, fmtTime(now.Add(-time.Hour))); err != nil {
 		return "", "", nil, false, fmt.Errorf("mark cached answer used: %w", err)
 	}
 	return etag, link, body, true, nil
@@ -39,7 +42,7 @@ func (j *Journal) CacheAnswer(ctx context.Context, key, etag, link string, body 
 	if size > maxBytes/4 {
 		return nil // one huge answer must not push everything else out
 	}
-	tx, err := j.db.BeginTx(ctx, nil)
+	tx, err := j.cache.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("cache answer: %w", err)
 	}

@@ -16,7 +16,7 @@ func TestHTTPCache_PersistsAndEvictsLeastRecentlyUsed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.db")
 	j := open(t, path)
 	body := []byte(strings.Repeat("x", 1000))
-	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) } // use is marked at most hourly
 	for i := 0; i < 10; i++ {
 		if err := j.CacheAnswer(ctx, fmt.Sprintf("https://api/p%d", i), fmt.Sprintf(`"e%d"`, i), "", body, at(i), 0); err != nil {
 			t.Fatal(err)

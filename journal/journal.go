@@ -65,7 +65,13 @@ var (
 
 // Journal is an open journal database. Safe for concurrent use.
 type Journal struct {
-	db   *sql.DB
+	db *sql.DB
+	// cache is a second connection to the same database for the HTTP
+	// cache: synchronous NORMAL, so that keeping an answer costs no fsync
+	// (in WAL mode it stays consistent; a power loss may only lose the last
+	// answers kept, which are read again). The journal's own rows keep
+	// FULL on db.
+	cache *sql.DB
 	path string      // absolute
 	fi   os.FileInfo // of the database file when opened, for CheckFile
 	// lock is the lock file: beside the real file when path is a symlink,
@@ -201,9 +207,16 @@ func openJournal(ctx context.Context, path string, create bool) (*Journal, error
 	q.Add("_pragma", "journal_mode(WAL)")
 	// FULL: an intent must survive a power loss once the DELETE is sent;
 	// one fsync per delete is cheap at GitHub's one mutation a second.
+	cq := url.Values{}
+	for k, v := range q {
+		cq[k] = append([]string(nil), v...)
+	}
 	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
+	cq.Add("_pragma", "synchronous(NORMAL)")
+	for _, v := range []url.Values{q, cq} {
+		v.Add("_pragma", "foreign_keys(1)")
+		v.Set("_txlock", "immediate")
+	}
 	db, err := sql.Open("sqlite", fileURI(abs)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", abs, err)
@@ -236,7 +249,12 @@ func openJournal(ctx context.Context, path string, create bool) (*Journal, error
 	if err != nil {
 		return fail(err)
 	}
-	return &Journal{db: db, path: abs, fi: fi, lock: real + ".lock", runs: map[int64]*os.File{}}, nil
+	cache, err := sql.Open("sqlite", fileURI(abs)+"?"+cq.Encode())
+	if err != nil {
+		return fail(err)
+	}
+	cache.SetMaxOpenConns(1)
+	return &Journal{db: db, cache: cache, path: abs, fi: fi, lock: real + ".lock", runs: map[int64]*os.File{}}, nil
 }
 
 func noJournal(abs string, statErr error) error {
@@ -347,6 +365,7 @@ func (j *Journal) Close() error {
 		delete(j.runs, id)
 	}
 	j.mu.Unlock()
+	j.cache.Close()
 	return j.db.Close()
 }
 
