@@ -72,8 +72,8 @@ type Journal struct {
 	// answers kept, which are read again). The journal's own rows keep
 	// FULL on db.
 	cache *sql.DB
-	path string      // absolute
-	fi   os.FileInfo // of the database file when opened, for CheckFile
+	path  string      // absolute
+	fi    os.FileInfo // of the database file when opened, for CheckFile
 	// lock is the lock file: beside the real file when path is a symlink,
 	// so that every path to one journal shares one lock file.
 	lock string
