@@ -154,13 +154,15 @@ CREATE TABLE IF NOT EXISTS refusals (
 	first_seen   TEXT NOT NULL,
 	PRIMARY KEY (owner_type, owner, package_type, package, version_id, reason)
 );
+-- body last: a column after a large blob is read by walking the blob's
+-- overflow pages, and eviction sums size over every row.
 CREATE TABLE IF NOT EXISTS http_cache (
 	key     TEXT PRIMARY KEY,   -- the URL
 	etag    TEXT NOT NULL,
 	link    TEXT NOT NULL,
-	body    BLOB NOT NULL,
 	size    INTEGER NOT NULL,
-	used_at TEXT NOT NULL
+	used_at TEXT NOT NULL,
+	body    BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS http_cache_used ON http_cache(used_at);
 `

@@ -88,56 +88,14 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 // child without all its parents. So a family larger than the cap still
 // makes progress instead of stalling every run.
 func ApplyRunLimit(plans [][]Decision, max int) {
-	if max <= 0 {
-		return
-	}
-	n := 0
-	for _, ds := range plans {
-		for _, d := range ds {
-			if d.Action == Delete {
-				n++
-			}
-		}
-	}
-	if n <= max {
-		return
-	}
-	// Sort small keys, not Versions: this runs over a whole policy's
-	// candidates (a million versions in the benchmark).
-	type item struct {
-		famAt, famID int64 // the family's oldest member orders the family
-		depth        int32 // longest chain of deleted parents above it
-		at, id       int64
-		p, i         int32
-	}
-	items := make([]item, 0, n)
+	c := NewRunCap(max)
 	for p, ds := range plans {
-		fam := families(ds)
-		for i, d := range ds {
-			if d.Action != Delete {
-				continue
-			}
-			it := item{at: d.Version.CreatedAt.UnixNano(), id: d.Version.ID, p: int32(p), i: int32(i)}
-			it.famAt, it.famID = it.at, it.id
-			if fam != nil {
-				f := fam.root[i]
-				it.famAt, it.famID, it.depth = fam.oldestAt[f], fam.oldestID[f], fam.depth[i]
-			}
-			items = append(items, it)
-		}
+		c.Add(p, ds)
 	}
-	// Only which deletions are admitted matters, not their order: select
-	// the first max instead of sorting them all. The package and index end
-	// the order so that it is total and the choice never depends on how
-	// the selection runs.
-	selectFirst(items, max, func(a, b item) int {
-		return cmp.Or(cmp.Compare(a.famAt, b.famAt), cmp.Compare(a.famID, b.famID), cmp.Compare(a.depth, b.depth),
-			cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id), cmp.Compare(a.p, b.p), cmp.Compare(a.i, b.i))
-	})
-	reason := "over limits.max_deletes_per_run " + strconv.Itoa(max) + ": deferred to a later run (oldest are deleted first)"
-	for _, it := range items[max:] {
-		d := &plans[it.p][it.i]
-		d.Action, d.Rule, d.Reason, d.Parents = Keep, RuleDeferred, reason, nil
+	for p := range plans {
+		for i := range plans[p] {
+			c.Apply(p, i, &plans[p][i])
+		}
 	}
 }
 
