@@ -25,8 +25,8 @@ import (
 	"github.com/ghprune/ghprune/githubapi"
 	"github.com/ghprune/ghprune/internal/clock"
 	"github.com/ghprune/ghprune/metrics"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
-	"github.com/ghprune/ghprune/report"
 	"github.com/ghprune/ghprune/scheduler"
 )
 
@@ -76,7 +76,7 @@ type Options struct {
 	OnReload func(err error)   // a reload was decided (nil: loaded, or unchanged)
 }
 
-// daemon is serve's state: the engine, the schedule, the last reports.
+// daemon is serve's state: the engine, the schedule, the last runs.
 type daemon struct {
 	eng    *engine.Engine
 	sched  *scheduler.Scheduler
@@ -97,9 +97,8 @@ type daemon struct {
 	cfgDigest [32]byte    // of the config file's bytes now running
 	reloadOK  atomic.Bool // the last load or reload succeeded
 
-	mu      sync.Mutex
-	reports []*report.Report     // newest last, bounded
-	last    map[string]lastInMem // a policy's last run this process made
+	mu   sync.Mutex
+	last map[string]lastInMem // a policy's last run this process made
 }
 
 // lastInMem is a policy's last run as this process saw it: for the runs
@@ -236,12 +235,15 @@ func (d *daemon) runPolicy(ctx context.Context, name string) {
 		d.log.Info("policy removed by a reload; not run", zap.String("policy", name))
 		return
 	}
-	run, err := d.eng.Apply(ctx, []*policy.Policy{p}, engine.TriggerSchedule) // failures are logged by the engine
+	// The run is counted, not kept: its decisions go nowhere (the journal
+	// has its deletions), so a run of any size leaves the daemon's memory
+	// as it was.
+	run, err := d.eng.Run(ctx, []*policy.Policy{p}, engine.RunOptions{Apply: true, Trigger: engine.TriggerSchedule, Sink: discard{}}) // failures are logged by the engine
 	status := "succeeded"
 	if err != nil {
 		status = "failed"
 	}
-	d.remember(report.FromRun(run), name, status)
+	d.remember(run, name, status)
 	d.refresh(ctx)
 	d.publishSchedules()
 	if d.opts.OnRun != nil {
@@ -249,15 +251,19 @@ func (d *daemon) runPolicy(ctx context.Context, name string) {
 	}
 }
 
-func (d *daemon) remember(r *report.Report, policy, status string) {
+func (d *daemon) remember(r *plan.Run, policy, status string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.reports = append(d.reports, r)
-	if len(d.reports) > 50 {
-		d.reports = d.reports[len(d.reports)-50:]
-	}
 	d.last[policy] = lastInMem{status: status, started: r.StartedAt, finished: r.FinishedAt}
 }
+
+// discard is the sink of the daemon's runs: what a run decided is in its
+// counts, metrics and journal, and nothing more is kept.
+type discard struct{}
+
+func (discard) Start(*plan.Run) error                     { return nil }
+func (discard) Package(*plan.Policy, *plan.Package) error { return nil }
+func (discard) PolicyDone(*plan.Policy) error             { return nil }
 
 // tokenAccepted says whether GitHub accepted the token, asking at most once
 // per TokenCheckTTL.

@@ -78,24 +78,12 @@ func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// run answers one run: with its decisions while this process remembers it,
-// else from the journal with its deletions (any run the journal has).
+// run answers one run from the journal, with its deletions (any run the
+// journal has).
 func (d *daemon) run(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		http.Error(w, "bad run id", http.StatusBadRequest)
-		return
-	}
-	d.mu.Lock()
-	var found *report.Report
-	for _, rep := range d.reports {
-		if rep.RunID != nil && *rep.RunID == id {
-			found = rep
-		}
-	}
-	d.mu.Unlock()
-	if found != nil {
-		d.writeJSON(w, found)
 		return
 	}
 	run, dels, err := d.eng.RunDeletions(r.Context(), id)

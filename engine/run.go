@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ghprune/ghprune/journal"
-	"github.com/ghprune/ghprune/metrics"
 	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
 )
@@ -33,7 +32,7 @@ var ErrDeletesFailed = errors.New("deletes failed")
 // only GETs and journals nothing. The run comes back whatever happens; the
 // error says it failed (a policy or a package could not be planned).
 func (e *Engine) Plan(ctx context.Context, pols []*policy.Policy) (*plan.Run, error) {
-	return e.run(ctx, pols, false, TriggerCLI)
+	return e.Run(ctx, pols, RunOptions{Trigger: TriggerCLI})
 }
 
 // Apply runs pols once: the enforce policies among them delete what they
@@ -43,10 +42,38 @@ func (e *Engine) Plan(ctx context.Context, pols []*policy.Policy) (*plan.Run, er
 // failed (exit 1), or that nothing was planned at all (run.Policies empty:
 // the journal is locked by another enforcing process, say).
 func (e *Engine) Apply(ctx context.Context, pols []*policy.Policy, trigger string) (*plan.Run, error) {
-	return e.run(ctx, pols, true, trigger)
+	return e.Run(ctx, pols, RunOptions{Apply: true, Trigger: trigger})
 }
 
-func (e *Engine) run(ctx context.Context, pols []*policy.Policy, apply bool, trigger string) (*plan.Run, error) {
+// RunOptions shape a run.
+type RunOptions struct {
+	// Apply has the enforce policies delete (Apply); otherwise every policy
+	// is planned (Plan).
+	Apply   bool
+	Trigger string
+	// Sink, when set, receives the run a package at a time, and the run
+	// keeps none of them: its policies come back with their counts (Sent)
+	// and no Packages. Nil keeps every decision in the returned run.
+	Sink Sink
+}
+
+// Sink receives a run as it is made, so that a run of any size holds only
+// what is left to do. Start comes once the run has an id (an enforcing
+// run is journaled first), never when nothing is planned at all; Package
+// for each package once it is final (decided, capped by
+// max_deletes_per_run and, when applied, carried out), in the order of
+// its policy; PolicyDone at the end of each policy, with its error,
+// warnings and counts. A Sink must not keep what it is given. An error
+// from it stops the run.
+type Sink interface {
+	Start(run *plan.Run) error
+	Package(p *plan.Policy, pkg *plan.Package) error
+	PolicyDone(p *plan.Policy) error
+}
+
+// Run is Plan or Apply as o says.
+func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (*plan.Run, error) {
+	apply, trigger := o.Apply, o.Trigger
 	cfg := e.cfg.Load() // one config for the whole run, whatever a reload does
 	start := e.clock.Now()
 	startReqs, startFetches := e.client.Requests(), e.registry.Fetches()
@@ -66,21 +93,35 @@ func (e *Engine) run(ctx context.Context, pols []*policy.Policy, apply bool, tri
 		defer release()
 		run.Mode, runID, run.RunID = policy.ModeEnforce, id, &id
 	}
+	var sinkErr error
+	if o.Sink != nil {
+		sinkErr = o.Sink.Start(run)
+	}
 	var failed []string
 	selectedBy := map[string]string{} // owner/type/package -> the first policy selecting it
 	b := &budget{e: e, share: cfg.Limits.BudgetShare, deadline: start.Add(time.Duration(cfg.Limits.MaxRunDuration))}
 	for _, p := range pols {
+		if sinkErr != nil || ctx.Err() != nil {
+			break
+		}
 		mode := policy.ModePlan
 		if apply {
 			mode = cfg.EffectiveMode(p)
 		}
-		pp := e.runPolicy(ctx, p, mode, runID, selectedBy, b)
+		pr := &policyRun{e: e, p: p, pp: &plan.Policy{Name: p.Name, Mode: mode}, runID: runID, sink: o.Sink,
+			selectedBy: selectedBy, budget: b}
+		pp := pr.run(ctx)
 		run.Policies = append(run.Policies, pp)
 		if pp.Err != nil && !errors.Is(pp.Err, plan.ErrDeferred) {
 			failed = append(failed, p.Name)
 		}
-		if ctx.Err() != nil {
-			break
+		if o.Sink != nil {
+			if err := o.Sink.PolicyDone(pp); err != nil && sinkErr == nil {
+				sinkErr = err
+			}
+		}
+		if pr.sinkErr != nil && sinkErr == nil {
+			sinkErr = pr.sinkErr
 		}
 	}
 	run.FinishedAt = e.clock.Now()
@@ -90,59 +131,15 @@ func (e *Engine) run(ctx context.Context, pols []*policy.Policy, apply bool, tri
 	if len(failed) > 0 {
 		runErr = fmt.Errorf("policies failed: %s", strings.Join(failed, ", "))
 	}
+	if sinkErr != nil {
+		runErr = errors.Join(fmt.Errorf("write report: %w", sinkErr), runErr)
+	}
 	if enforce {
 		if err := e.finishEnforcing(ctx, run, runErr); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
 	return run, runErr
-}
-
-// runPolicy plans one policy and, in enforce mode, carries it out, then
-// publishes its metrics once.
-func (e *Engine) runPolicy(ctx context.Context, p *policy.Policy, mode policy.Mode, runID int64, selectedBy map[string]string, b *budget) *plan.Policy {
-	pstart := e.clock.Now()
-	startReqs := e.client.Requests()
-	// This run's planner and executor: they wait for the budget within its
-	// deadline.
-	pl, ex := *e.planner, *e.exec
-	pl.Budget, ex.Budget = b.wait, b.wait
-	var pp *plan.Policy
-	err := b.wait(ctx, 1)
-	if err != nil {
-		pp = &plan.Policy{Name: p.Name, Mode: mode}
-	} else {
-		pp, err = pl.Plan(ctx, p, mode, pstart)
-		pp.Warnings = lint(p, pp, selectedBy)
-	}
-	if err == nil && mode == policy.ModeEnforce {
-		err = ex.Execute(ctx, runID, pp)
-	}
-	c := pp.Count()
-	for _, pkg := range pp.Packages {
-		if pkg.Err != nil && err == nil && !errors.Is(pkg.Err, plan.ErrDeferred) {
-			err = ErrPackagesNotPlanned
-		}
-	}
-	if c.Failed > 0 && err == nil {
-		err = fmt.Errorf("%d %w", c.Failed, ErrDeletesFailed)
-	}
-	result := metrics.Success
-	if errors.Is(err, plan.ErrDeferred) {
-		pp.Err = err // the whole policy waits for the next run: not a failure
-		e.log.Info("policy deferred to the next run", zap.String("policy", p.Name), zap.Error(err))
-	} else if err != nil {
-		result = metrics.Failure
-		if ctx.Err() != nil {
-			result = metrics.Cancelled
-		}
-		pp.Err = err
-		e.log.Warn("policy run failed", zap.String("policy", p.Name), zap.Error(err))
-	}
-	pp.APIRequests = e.client.Requests() - startReqs
-	now := e.clock.Now()
-	e.metrics.PolicyRun(pp, result, now.Sub(pstart), now)
-	return pp
 }
 
 // startEnforcing opens an enforcing run: the journal's lock (unless held for
@@ -250,42 +247,4 @@ func (b *budget) wait(ctx context.Context, requests int) error {
 			return err
 		}
 	}
-}
-
-// lint finds what a plan says about its policy: patterns that matched
-// nothing, undated versions, packages kept whole, and packages an earlier
-// policy of the run also selected (one policy's protect does not stop
-// another's deletes).
-func lint(p *policy.Policy, pp *plan.Policy, selectedBy map[string]string) []string {
-	var seen policy.Seen
-	var warn []string
-	for _, pkg := range pp.Packages {
-		seen.Packages = append(seen.Packages, pkg.Name)
-		undated, first := 0, ""
-		for _, d := range pkg.Decisions {
-			seen.Tags = append(seen.Tags, d.Version.Tags...)
-			seen.Versions = append(seen.Versions, d.Version.Name)
-			if d.Rule == policy.RuleInvalidTime {
-				if undated++; undated == 1 {
-					first = fmt.Sprintf("version %d: %s", d.Version.ID, d.Reason)
-				}
-			}
-		}
-		if undated > 0 {
-			warn = append(warn, fmt.Sprintf("package %q: %d versions kept because a date is missing, unreadable or in the future (invalid-time); first, %s", pkg.Name, undated, first))
-		}
-		if len(pkg.Decisions) > 0 && pkg.Decisions[0].Rule == policy.RuleListingChanged {
-			warn = append(warn, fmt.Sprintf("package %q kept whole: %s", pkg.Name, pkg.Decisions[0].Reason))
-		}
-		key := pkg.OwnerName + "/" + pkg.Type + "/" + pkg.Name
-		if other, ok := selectedBy[key]; ok {
-			warn = append(warn, fmt.Sprintf("package %q is also selected by policy %q: each policy's protect and keep rules do not stop the other's deletes", pkg.Name, other))
-		} else {
-			selectedBy[key] = p.Name
-		}
-	}
-	if len(pp.Packages) == 0 {
-		return append(warn, "selects no package")
-	}
-	return append(warn, p.LintPlan(seen)...)
 }

@@ -459,6 +459,13 @@ type watch struct {
 }
 
 func newWatch(pkg *plan.Package) *watch {
+	if pkg.Listed != nil {
+		w := &watch{planned: make(map[int64]bool, len(pkg.Listed))}
+		for _, id := range pkg.Listed {
+			w.planned[id] = true
+		}
+		return w
+	}
 	w := &watch{planned: make(map[int64]bool, len(pkg.Decisions))}
 	for _, d := range pkg.Decisions {
 		w.planned[d.Version.ID] = true

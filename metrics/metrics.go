@@ -203,15 +203,11 @@ func (m *Metrics) PolicyRun(p *plan.Policy, result RunResult, took time.Duration
 	if c.Deleted > 0 {
 		m.versionsDeleted.WithLabelValues(p.Name).Add(float64(c.Deleted))
 	}
-	for _, pkg := range p.Packages {
-		for _, d := range pkg.Decisions {
-			switch d.Outcome {
-			case plan.Skipped:
-				m.versionsSkipped.WithLabelValues(p.Name, string(d.Cause)).Inc()
-			case plan.Failed:
-				m.versionsFailed.WithLabelValues(p.Name, string(d.Cause)).Inc()
-			}
-		}
+	for cause, n := range c.SkippedBy {
+		m.versionsSkipped.WithLabelValues(p.Name, string(cause)).Add(float64(n))
+	}
+	for cause, n := range c.FailedBy {
+		m.versionsFailed.WithLabelValues(p.Name, string(cause)).Add(float64(n))
 	}
 }
 

@@ -101,6 +101,9 @@ type Policy struct {
 	// nothing, packages another policy also selects, undated versions.
 	Warnings []string
 	Packages []*Package
+	// Sent counts the packages a streaming run handed out and no longer
+	// holds in Packages.
+	Sent Counts
 	// APIRequests is what the policy's part of the run sent to the API,
 	// retries and 304s included.
 	APIRequests int64
@@ -125,6 +128,11 @@ type Package struct {
 	// ErrDeferred) is not a failure: the run left the package for the next.
 	Err       error
 	Decisions []*Decision
+	// Listed, when set, holds the id of every version listed, while
+	// Decisions holds only the deletions (a streaming apply): the
+	// executor's check that nothing was pushed to a container package
+	// since the plan needs them all.
+	Listed []int64
 }
 
 // Decision is one version's verdict and, after apply, what became of it.
@@ -139,6 +147,16 @@ type Decision struct {
 	RestorableUntil *time.Time
 }
 
+// PolicyDecisions copies the package's decisions as policy.Decide made
+// them (for policy.RunCap).
+func (p *Package) PolicyDecisions() []policy.Decision {
+	out := make([]policy.Decision, len(p.Decisions))
+	for i, d := range p.Decisions {
+		out[i] = d.Decision
+	}
+	return out
+}
+
 // Deletes reports whether the plan deletes the version.
 func (d *Decision) Deletes() bool { return d.Action == policy.Delete }
 
@@ -151,6 +169,12 @@ type Counts struct {
 	DeferredPackages                 int
 	Deleted, Failed, Skipped         int
 	FreedBytes                       int64
+	// Packages counts packages; NotPlanned, those that could not be
+	// planned (an error, not a deferral).
+	Packages, NotPlanned int
+	// SkippedBy and FailedBy count skips and failures by cause; nil when
+	// there are none.
+	SkippedBy, FailedBy map[Cause]int
 }
 
 // Add adds o to c.
@@ -164,13 +188,38 @@ func (c *Counts) Add(o Counts) {
 	c.Failed += o.Failed
 	c.Skipped += o.Skipped
 	c.FreedBytes += o.FreedBytes
+	c.Packages += o.Packages
+	c.NotPlanned += o.NotPlanned
+	c.SkippedBy = addCauses(c.SkippedBy, o.SkippedBy)
+	c.FailedBy = addCauses(c.FailedBy, o.FailedBy)
+}
+
+func addCauses(into, from map[Cause]int) map[Cause]int {
+	for k, n := range from {
+		if into == nil {
+			into = map[Cause]int{}
+		}
+		into[k] += n
+	}
+	return into
+}
+
+func inc(m map[Cause]int, k Cause) map[Cause]int {
+	if m == nil {
+		m = map[Cause]int{}
+	}
+	m[k]++
+	return m
 }
 
 // Count counts one package.
 func (p *Package) Count() Counts {
-	c := Counts{Versions: len(p.Decisions), FreedBytes: p.FreedBytes}
-	if errors.Is(p.Err, ErrDeferred) {
+	c := Counts{Versions: len(p.Decisions), FreedBytes: p.FreedBytes, Packages: 1}
+	switch {
+	case errors.Is(p.Err, ErrDeferred):
 		c.DeferredPackages = 1
+	case p.Err != nil:
+		c.NotPlanned = 1
 	}
 	for _, d := range p.Decisions {
 		if d.Deletes() {
@@ -186,16 +235,19 @@ func (p *Package) Count() Counts {
 			c.Deleted++
 		case Failed:
 			c.Failed++
+			c.FailedBy = inc(c.FailedBy, d.Cause)
 		case Skipped:
 			c.Skipped++
+			c.SkippedBy = inc(c.SkippedBy, d.Cause)
 		}
 	}
 	return c
 }
 
-// Count counts a policy's packages.
+// Count counts a policy's packages, those handed out (Sent) included.
 func (p *Policy) Count() Counts {
 	var c Counts
+	c.Add(p.Sent)
 	for _, pkg := range p.Packages {
 		c.Add(pkg.Count())
 	}

@@ -5,6 +5,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -61,11 +62,34 @@ type Planner struct {
 	Budget func(ctx context.Context, requests int) error
 }
 
-// Plan decides every version of every package pol selects at now. A package
-// that cannot be listed is in the plan with its error and no decisions (so
-// nothing in it is deleted); the returned error is non-nil only when the
-// policy's packages cannot be listed at all.
+// Plan decides every version of every package pol selects at now, the run
+// cap included, and returns them all. A package that cannot be listed is in
+// the plan with its error and no decisions (so nothing in it is deleted);
+// the returned error is non-nil only when the policy's packages cannot be
+// listed at all. A run of any size uses Each instead.
 func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode, now time.Time) (*plan.Policy, error) {
+	rc := policy.NewRunCap(pol.Limits.MaxDeletesPerRun)
+	var pkgs []*plan.Package
+	out, err := p.Each(ctx, pol, mode, now, func(pkg *plan.Package) error {
+		rc.Add(len(pkgs), pkg.PolicyDecisions())
+		pkgs = append(pkgs, pkg)
+		return nil
+	})
+	for i, pkg := range pkgs {
+		for j, d := range pkg.Decisions {
+			rc.Apply(i, j, &d.Decision)
+		}
+	}
+	out.Packages = pkgs
+	return out, err
+}
+
+// Each decides the packages pol selects at now one at a time, in name
+// order, and hands each to each as soon as it is decided, before the run
+// cap (which spans packages: policy.RunCap); the plan it returns has no
+// packages. A package that cannot be listed comes with its error and no
+// decisions. An error from each stops the plan and is returned.
+func (p *Planner) Each(ctx context.Context, pol *policy.Policy, mode policy.Mode, now time.Time, each func(*plan.Package) error) (*plan.Policy, error) {
 	log := p.log().With(zap.String("policy", pol.Name))
 	out := &plan.Policy{Name: pol.Name, Mode: mode}
 	sel := pol.Select
@@ -82,46 +106,45 @@ func (p *Planner) Plan(ctx context.Context, pol *policy.Policy, mode policy.Mode
 		return out, fmt.Errorf("list %s packages of %s: %w", sel.PackageType, owner, err)
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
-	var decisions [][]policy.Decision
-	var planned []*plan.Package
 	for _, pkg := range pkgs {
 		if !selected(sel, pkg) {
 			continue
 		}
 		pp := &plan.Package{Owner: owner, OwnerName: sel.Owner, OwnerType: sel.OwnerType, Type: sel.PackageType,
 			Name: pkg.Name, Visibility: pkg.Visibility}
-		out.Packages = append(out.Packages, pp)
-		if p.Budget != nil {
-			if err := p.Budget(ctx, ListRequests(pkg.VersionCount)); err != nil {
-				if ctx.Err() != nil {
-					return out, ctx.Err()
-				}
-				pp.Err = err
-				continue
-			}
-		}
-		ds, err := p.decide(ctx, pol, owner, pkg, now)
-		if err != nil {
+		if err := p.planPackage(ctx, pol, pkg, pp, now); err != nil {
 			if ctx.Err() != nil {
 				return out, ctx.Err()
 			}
 			pp.Err = err
-			log.Warn("package not planned", zap.String("package", pkg.Name), zap.Error(err))
-			continue
+			if !errors.Is(err, plan.ErrDeferred) {
+				log.Warn("package not planned", zap.String("package", pkg.Name), zap.Error(err))
+			}
 		}
-		pp.FreedBytes = ds.freed
-		decisions = append(decisions, ds.decisions)
-		planned = append(planned, pp)
-	}
-	// The run cap spans the policy's packages (the decision order's last step).
-	policy.ApplyRunLimit(decisions, pol.Limits.MaxDeletesPerRun)
-	for i, ds := range decisions {
-		planned[i].Decisions = make([]*plan.Decision, len(ds))
-		for j := range ds {
-			planned[i].Decisions[j] = &plan.Decision{Decision: ds[j]}
+		if err := each(pp); err != nil {
+			return out, err
 		}
 	}
 	return out, nil
+}
+
+// planPackage lists and decides one package into pp.
+func (p *Planner) planPackage(ctx context.Context, pol *policy.Policy, pkg githubapi.Package, pp *plan.Package, now time.Time) error {
+	if p.Budget != nil {
+		if err := p.Budget(ctx, ListRequests(pkg.VersionCount)); err != nil {
+			return err
+		}
+	}
+	ds, err := p.decide(ctx, pol, pp.Owner, pkg, now)
+	if err != nil {
+		return err
+	}
+	pp.FreedBytes = ds.freed
+	pp.Decisions = make([]*plan.Decision, len(ds.decisions))
+	for j := range ds.decisions {
+		pp.Decisions[j] = &plan.Decision{Decision: ds.decisions[j]}
+	}
+	return nil
 }
 
 // ListRequests is how many API requests listing a package of n versions

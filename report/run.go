@@ -13,14 +13,7 @@ func FromRun(run *plan.Run) *Report {
 	r := &Report{RunID: run.RunID, Mode: string(run.Mode), StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
 		Policies: make([]*Policy, 0, len(run.Policies))}
 	for _, p := range run.Policies {
-		rp := &Policy{Policy: p.Name, Mode: string(p.Mode), Warnings: p.Warnings, Packages: make([]*Package, 0, len(p.Packages)),
-			APIRequests: p.APIRequests}
-		switch {
-		case errors.Is(p.Err, plan.ErrDeferred):
-			rp.Deferred = p.Err.Error()
-		case p.Err != nil:
-			rp.Error = p.Err.Error()
-		}
+		rp := fromPolicy(p)
 		for _, pkg := range p.Packages {
 			rp.Packages = append(rp.Packages, fromPackage(pkg))
 		}
@@ -29,6 +22,27 @@ func FromRun(run *plan.Run) *Report {
 	r.Summary.APIRequests, r.Summary.ManifestFetches = run.APIRequests, run.ManifestFetches
 	r.Summarize()
 	return r
+}
+
+// fromPolicy is a policy without its packages.
+func fromPolicy(p *plan.Policy) *Policy {
+	rp := &Policy{Policy: p.Name, Mode: string(p.Mode), Warnings: p.Warnings, Packages: make([]*Package, 0, len(p.Packages)),
+		APIRequests: p.APIRequests}
+	switch {
+	case errors.Is(p.Err, plan.ErrDeferred):
+		rp.Deferred = p.Err.Error()
+	case p.Err != nil:
+		rp.Error = p.Err.Error()
+	}
+	return rp
+}
+
+// SummaryOf counts a run, streamed or not, as Summarize counts a report.
+func SummaryOf(run *plan.Run) Summary {
+	c := run.Count()
+	return Summary{VersionsScanned: c.Versions, Keep: c.Keep, Delete: c.Delete, Deleted: c.Deleted, Failed: c.Failed,
+		Skipped: c.Skipped, Deferred: c.Deferred, DeferredPackages: c.DeferredPackages, FreedBytes: c.FreedBytes,
+		APIRequests: run.APIRequests, ManifestFetches: run.ManifestFetches}
 }
 
 func fromPackage(pkg *plan.Package) *Package {

@@ -27,73 +27,100 @@ const (
 	ansiReset = "\x1b[0m"
 )
 
-// WriteTable renders r for a person: a summary line per package, the
-// versions it deletes (or deleted) with their reasons, the kept ones counted
-// by rule, and a closing summary.
+// WriteTable renders r for a person: per policy a summary line per
+// package, the versions it deletes (or deleted) with their reasons, the
+// kept ones counted by rule, then the policy's error and warnings; and a
+// closing summary. A run of any size is written the same way a package at
+// a time by NewTableStream.
 func WriteTable(w io.Writer, r *Report, o TableOptions) error {
-	paint := func(code, s string) string {
-		if !o.Color {
-			return s
-		}
-		return code + s + ansiReset
-	}
-	bw := &errWriter{w: w}
+	t := &table{w: &errWriter{w: w}, o: o}
 	for _, p := range r.Policies {
-		fmt.Fprintf(bw, "%s %s (%s)\n", paint(ansiBold, "policy"), Escape(p.Policy), p.Mode)
-		if p.Error != "" {
-			fmt.Fprintf(bw, "  %s %s\n", paint(ansiRed, "error:"), Escape(p.Error))
-		}
-		if p.Deferred != "" {
-			fmt.Fprintf(bw, "  %s %s\n", paint(ansiBold, "deferred:"), Escape(p.Deferred))
-		}
-		for _, w := range p.Warnings {
-			fmt.Fprintf(bw, "  %s %s\n", paint(ansiBold, "warning:"), Escape(w))
-		}
+		t.policy(p.Policy, p.Mode)
 		for _, pkg := range p.Packages {
-			c := pkg.Count()
-			vis := ""
-			if pkg.Visibility != "" {
-				vis = ", " + pkg.Visibility
-			}
-			fmt.Fprintf(bw, "  %s %s/%s (%s%s): %d versions, %s, %d keep",
-				pkg.OwnerType, Escape(pkg.Owner), Escape(pkg.Package), pkg.PackageType, vis,
-				c.VersionsScanned, paint(ansiRed, fmt.Sprintf("%d delete", c.Delete)), c.Keep)
-			if pkg.FreedBytes > 0 {
-				fmt.Fprintf(bw, ", frees ~%s", HumanBytes(pkg.FreedBytes))
-			}
-			if c.Deleted+c.Failed+c.Skipped > 0 {
-				fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", c.Deleted, c.Failed, c.Skipped)
-			}
-			fmt.Fprintln(bw)
-			tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
-			rows, hidden := o.rows(pkg)
-			for _, d := range rows {
-				action, reason := d.shown()
-				switch action {
-				case "delete", OutcomeDeleted, OutcomeFailed:
-					action = paint(ansiRed, action)
-				case "keep":
-					action = paint(ansiGreen, action)
-				}
-				fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(ShortVersion(d.Version)),
-					Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(ShortDigests(reason)))
-			}
-			tw.Flush()
-			if hidden > 0 {
-				fmt.Fprintf(bw, "    … and %d more (-format json lists every decision)\n", hidden)
-			}
-			if pkg.Error != "" {
-				fmt.Fprintf(bw, "    %s %s\n", paint(ansiRed, "not planned:"), Escape(pkg.Error))
-			}
-			if pkg.Deferred != "" {
-				fmt.Fprintf(bw, "    %s %s\n", paint(ansiBold, "not listed:"), Escape(pkg.Deferred))
-			}
-			if !o.Verbose && c.Keep > 0 {
-				fmt.Fprintf(bw, "    %s\n", paint(ansiDim, "keep: "+keptByRule(pkg)))
-			}
+			t.pkg(pkg)
 		}
+		t.policyEnd(p)
 	}
-	s := r.Summary
+	t.summary(r.RunID, r.Summary)
+	return t.w.err
+}
+
+// table writes the table a piece at a time.
+type table struct {
+	w *errWriter
+	o TableOptions
+}
+
+func (t *table) paint(code, s string) string {
+	if !t.o.Color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (t *table) policy(name, mode string) {
+	fmt.Fprintf(t.w, "%s %s (%s)\n", t.paint(ansiBold, "policy"), Escape(name), mode)
+}
+
+func (t *table) policyEnd(p *Policy) {
+	if p.Error != "" {
+		fmt.Fprintf(t.w, "  %s %s\n", t.paint(ansiRed, "error:"), Escape(p.Error))
+	}
+	if p.Deferred != "" {
+		fmt.Fprintf(t.w, "  %s %s\n", t.paint(ansiBold, "deferred:"), Escape(p.Deferred))
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(t.w, "  %s %s\n", t.paint(ansiBold, "warning:"), Escape(w))
+	}
+}
+
+func (t *table) pkg(pkg *Package) {
+	bw, paint := t.w, t.paint
+	c := pkg.Count()
+	vis := ""
+	if pkg.Visibility != "" {
+		vis = ", " + pkg.Visibility
+	}
+	fmt.Fprintf(bw, "  %s %s/%s (%s%s): %d versions, %s, %d keep",
+		pkg.OwnerType, Escape(pkg.Owner), Escape(pkg.Package), pkg.PackageType, vis,
+		c.VersionsScanned, paint(ansiRed, fmt.Sprintf("%d delete", c.Delete)), c.Keep)
+	if pkg.FreedBytes > 0 {
+		fmt.Fprintf(bw, ", frees ~%s", HumanBytes(pkg.FreedBytes))
+	}
+	if c.Deleted+c.Failed+c.Skipped > 0 {
+		fmt.Fprintf(bw, "; %d deleted, %d failed, %d skipped", c.Deleted, c.Failed, c.Skipped)
+	}
+	fmt.Fprintln(bw)
+	tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+	rows, hidden := t.o.rows(pkg)
+	for _, d := range rows {
+		action, reason := d.shown()
+		switch action {
+		case "delete", OutcomeDeleted, OutcomeFailed:
+			action = paint(ansiRed, action)
+		case "keep":
+			action = paint(ansiGreen, action)
+		}
+		fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\n", action, d.VersionID, Escape(ShortVersion(d.Version)),
+			Escape(TagList(d.Tags)), d.CreatedAt.UTC().Format("2006-01-02"), Escape(ShortDigests(reason)))
+	}
+	tw.Flush()
+	if hidden > 0 {
+		fmt.Fprintf(bw, "    … and %d more (-format json lists every decision)\n", hidden)
+	}
+	if pkg.Error != "" {
+		fmt.Fprintf(bw, "    %s %s\n", paint(ansiRed, "not planned:"), Escape(pkg.Error))
+	}
+	if pkg.Deferred != "" {
+		fmt.Fprintf(bw, "    %s %s\n", paint(ansiBold, "not listed:"), Escape(pkg.Deferred))
+	}
+	if !t.o.Verbose && c.Keep > 0 {
+		fmt.Fprintf(bw, "    %s\n", paint(ansiDim, "keep: "+keptByRule(pkg)))
+	}
+}
+
+func (t *table) summary(runID *int64, s Summary) {
+	bw, paint := t.w, t.paint
 	fmt.Fprintf(bw, "%s %d versions scanned: %d keep, %d delete", paint(ansiBold, "summary:"), s.VersionsScanned, s.Keep, s.Delete)
 	if s.Deferred > 0 {
 		fmt.Fprintf(bw, " (%d deferred)", s.Deferred)
@@ -104,11 +131,10 @@ func WriteTable(w io.Writer, r *Report, o TableOptions) error {
 	if s.FreedBytes > 0 {
 		fmt.Fprintf(bw, ", frees ~%s", HumanBytes(s.FreedBytes))
 	}
-	if r.RunID != nil {
-		fmt.Fprintf(bw, "; run %d: %d deleted, %d failed, %d skipped", *r.RunID, s.Deleted, s.Failed, s.Skipped)
+	if runID != nil {
+		fmt.Fprintf(bw, "; run %d: %d deleted, %d failed, %d skipped", *runID, s.Deleted, s.Failed, s.Skipped)
 	}
 	fmt.Fprintf(bw, "; %d API requests\n", s.APIRequests)
-	return bw.err
 }
 
 // rows returns the decisions a report lists for pkg (deletions, or all with

@@ -15,7 +15,6 @@ import (
 
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/policy"
-	"github.com/ghprune/ghprune/report"
 )
 
 // common holds the flags every policy command shares.
@@ -250,15 +249,4 @@ func resolveFormat(format, out string, e env) (string, error) {
 		return format, nil
 	}
 	return "", fmt.Errorf("unknown -format %q (table, json or markdown)", format)
-}
-
-// writeReport renders r in format to w.
-func writeReport(w io.Writer, r *report.Report, format string, e env, verbose bool, toTTY bool, maxRows int) error {
-	switch format {
-	case "json":
-		return report.WriteJSON(w, r)
-	case "markdown":
-		return report.WriteMarkdown(w, r, report.TableOptions{Verbose: verbose, MaxRows: maxRows})
-	}
-	return report.WriteTable(w, r, report.TableOptions{Color: toTTY, Verbose: verbose, MaxRows: maxRows})
 }

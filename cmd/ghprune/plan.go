@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/plan"
+	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/report"
 )
 
@@ -80,13 +83,7 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		return code
 	}
 	defer eng.Close()
-	var run *plan.Run
-	var runErr error
-	if apply {
-		run, runErr = eng.Apply(ctx, pols, engine.TriggerCLI)
-	} else {
-		run, runErr = eng.Plan(ctx, pols)
-	}
+	run, runErr, werr := runAndReport(ctx, eng, pols, apply, out, format, f, e)
 	if runErr != nil && len(run.Policies) == 0 {
 		// Nothing was planned (the journal is locked by another enforcing
 		// run, say): an empty report must not replace the last one.
@@ -94,10 +91,9 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
 		return exitFailed
 	}
-	r := report.FromRun(run)
-	if err := writeReport(out, r, format, e, f.verbose, f.out == "" && e.stdoutTTY, f.maxRows); err != nil {
+	if werr != nil {
 		out.Abort()
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", werr)
 		return exitFailed
 	}
 	if err := out.Commit(); err != nil {
@@ -108,8 +104,43 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
 		return exitFailed
 	}
-	if f.detailed && r.Summary.Delete > 0 {
+	if f.detailed && report.SummaryOf(run).Delete > 0 {
 		return exitHasDelete
 	}
 	return exitOK
+}
+
+// runAndReport runs the policies and writes the report: as the run goes,
+// a package at a time, for the table and JSON, so that a run of any size
+// holds only what is left to do; Markdown (a pull-request comment, a job
+// summary) opens with the summary, so it is written from the whole run.
+// The write error is the report's; when the run planned nothing at all
+// (run.Policies empty) nothing has reached out.
+func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy, apply bool, out io.Writer, format string, f runFlags, e env) (*plan.Run, error, error) {
+	o := engine.RunOptions{Apply: apply, Trigger: engine.TriggerCLI}
+	opts := report.TableOptions{Color: f.out == "" && e.stdoutTTY, Verbose: f.verbose, MaxRows: f.maxRows}
+	if format == "markdown" {
+		run, err := eng.Run(ctx, pols, o)
+		if len(run.Policies) == 0 {
+			return run, err, nil
+		}
+		return run, err, report.WriteMarkdown(out, report.FromRun(run), opts)
+	}
+	// Buffered: a package is many short writes; nothing reaches out
+	// before 64 KiB or the end, so a run that plans nothing writes nothing.
+	bw := bufio.NewWriterSize(out, 1<<16)
+	s := report.NewTableStream(bw, opts)
+	if format == "json" {
+		s = report.NewJSONStream(bw)
+	}
+	o.Sink = s
+	run, err := eng.Run(ctx, pols, o)
+	if len(run.Policies) == 0 {
+		return run, err, nil
+	}
+	werr := s.End(run)
+	if ferr := bw.Flush(); werr == nil {
+		werr = ferr
+	}
+	return run, err, werr
 }

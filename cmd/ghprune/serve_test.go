@@ -74,7 +74,7 @@ func TestServe_RunsPoliciesAndExportsMetrics(t *testing.T) {
 	if code, body := get(t, "GET", base+"/api/v1/runs"); code != 200 || !strings.Contains(body, `"status": "succeeded"`) || !strings.Contains(body, `"run_id": 1`) {
 		t.Errorf("/api/v1/runs = %d %s", code, body)
 	}
-	if code, body := get(t, "GET", base+"/api/v1/runs/1"); code != 200 || !strings.Contains(body, `"outcome": "deleted"`) {
+	if code, body := get(t, "GET", base+"/api/v1/runs/1"); code != 200 || !strings.Contains(body, `"state": "deleted"`) {
 		t.Errorf("/api/v1/runs/1 = %d %s", code, body)
 	}
 	if code, body := get(t, "POST", base+"/-/reload"); code != 200 {
