@@ -318,3 +318,40 @@ func TestApply_AdaptsToAStricterServer(t *testing.T) {
 		t.Errorf("pace at the end %v/min; want below the server's 120/min and above half of it", pace)
 	}
 }
+
+// A plan says what applying it will cost before anything is deleted: the
+// requests, and the pauses for the budget and the time they take. An
+// apply of the same world then costs about that.
+func TestPlan_EstimatesWhatTheApplyCosts(t *testing.T) {
+	r := newRig(t, simulator.Options{PrimaryLimit: 40, PrimaryWindow: time.Hour})
+	for i := 0; i < 60; i++ {
+		r.sim.AddVersion("acme", "npm", "lib", simulator.VersionSeed{Name: fmt.Sprintf("0.%d.0", i), CreatedAt: t0.Add(-time.Duration(200-i) * 24 * time.Hour)})
+	}
+	e := r.open("enforce", ", budget_share: 0.5, max_run_duration: 7d", "")
+	planned, err := e.Plan(context.Background(), e.Config().Policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	est := planned.Estimate
+	if est.DeleteRequests != 66 || est.ListRequests != 2 || est.Requests != 68 || est.BudgetPauses == 0 {
+		t.Fatalf("estimate %+v, want 66 deletes, a page and the package list, and pauses for a budget of 20 an hour", est)
+	}
+	r.sim.ResetStats()
+	start := r.clock.Now()
+	run, err := e.Apply(context.Background(), e.Config().Policies, engine.TriggerCLI)
+	if err != nil || run.Count().Deleted != 66 {
+		t.Fatalf("apply: %v, %d deleted", err, run.Count().Deleted)
+	}
+	took := r.clock.Now().Sub(start)
+	pauses := int(metricValue(t, r.reg, "ghprune_budget_pauses_total"))
+	t.Logf("estimate %+v; apply: %d requests, %d pauses, %v", est, run.APIRequests, pauses, took)
+	if d := int(run.APIRequests) - est.Requests; d < -2 || d > 4 {
+		t.Errorf("apply sent %d requests, the plan said %d", run.APIRequests, est.Requests)
+	}
+	if d := pauses - est.BudgetPauses; d < -1 || d > 1 {
+		t.Errorf("apply paused %d times, the plan said %d", pauses, est.BudgetPauses)
+	}
+	if took < est.Duration*3/4 || took > est.Duration*5/4 {
+		t.Errorf("apply took %v, the plan said %v", took, est.Duration)
+	}
+}

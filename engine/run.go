@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -127,6 +128,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 	run.FinishedAt = e.clock.Now()
 	run.APIRequests = e.client.Requests() - startReqs
 	run.ManifestFetches = e.registry.Fetches() - startFetches
+	run.Estimate = e.estimate(cfg, run)
 	var runErr error
 	if len(failed) > 0 {
 		runErr = fmt.Errorf("policies failed: %s", strings.Join(failed, ", "))
@@ -194,6 +196,34 @@ func (e *Engine) actor(ctx context.Context) string {
 		actor += "@" + host
 	}
 	return actor
+}
+
+// estimate says what applying run's plan would cost: the requests (the
+// listings again, the deletes and their re-reads), the manifests not in the
+// journal's cache, and the time at the pace with the waits for the budget,
+// judged from the rate limit GitHub reported last.
+func (e *Engine) estimate(cfg *policy.Config, run *plan.Run) plan.Estimate {
+	c := run.Count()
+	est := plan.Estimate{ListRequests: c.ListRequests + len(run.Policies), DeleteRequests: c.DeleteRequests}
+	est.Requests = est.ListRequests + est.DeleteRequests
+	if e.journal == nil {
+		est.ManifestFetches = run.ManifestFetches // not cached: read again
+	}
+	est.Duration = time.Duration(float64(c.Delete) / cfg.Limits.MutationsPerMinute * float64(time.Minute))
+	r, share := e.client.Rate(), cfg.Limits.BudgetShare
+	if r.Known && r.Limit > 0 && share < 1 {
+		perWindow := share * float64(r.Limit)
+		available := max(0, float64(r.Remaining)-(1-share)*float64(r.Limit))
+		if over := float64(est.Requests) - available; over > 0 && perWindow >= 1 {
+			est.BudgetPauses = int(math.Ceil(over / perWindow))
+			// The first pause lasts until the reset GitHub reported, the
+			// others a window (an hour) each.
+			wait := max(0, r.Reset.Sub(e.clock.Now())) + time.Duration(est.BudgetPauses-1)*time.Hour
+			est.Duration += wait
+		}
+	}
+	est.PastDeadline = est.Duration > time.Duration(cfg.Limits.MaxRunDuration)
+	return est
 }
 
 // budget keeps (1 - budget_share) of the token's primary limit for its other

@@ -149,7 +149,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 			continue
 		}
 		if e.Budget != nil {
-			if err := e.Budget(ctx, RequestsPerDelete(t.pkg.Type)); err != nil {
+			if err := e.Budget(ctx, plan.RequestsPerDelete(t.pkg.Type)); err != nil {
 				var d *plan.Deferral
 				if !errors.As(err, &d) {
 					return err
@@ -189,17 +189,6 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 		}
 	}
 	return nil
-}
-
-// RequestsPerDelete is the most API requests one planned deletion sends:
-// the DELETE, and for a container version the re-read of its package's
-// newest page (usually a 304, which GitHub does not charge) and of the
-// version itself.
-func RequestsPerDelete(packageType string) int {
-	if isImage(packageType) {
-		return 3
-	}
-	return 1
 }
 
 // deferRest leaves tasks for the next run.

@@ -89,6 +89,30 @@ type Run struct {
 	// resources, counted by the clients.
 	APIRequests     int64
 	ManifestFetches int64
+	// Estimate is what applying this plan would cost.
+	Estimate Estimate
+}
+
+// Estimate is what applying a plan would cost, known before anything is
+// deleted: the requests it sends and how long it takes at the pace and the
+// budget.
+type Estimate struct {
+	// Requests is ListRequests + DeleteRequests plus one listing of the
+	// packages per policy.
+	Requests       int
+	ListRequests   int
+	DeleteRequests int
+	// ManifestFetches are the manifests it reads: those this plan read
+	// and could not keep in the journal's cache.
+	ManifestFetches int64
+	// Duration is the deletes at limits.mutations_per_minute, plus the
+	// waits for the rate-limit window (BudgetPauses of them) when the
+	// requests do not fit in limits.budget_share of what is left.
+	Duration     time.Duration
+	BudgetPauses int
+	// PastDeadline: Duration is longer than limits.max_run_duration, so an
+	// apply would defer the rest to the next run.
+	PastDeadline bool
 }
 
 // Policy is one policy's part of a run.
@@ -157,6 +181,23 @@ func (p *Package) PolicyDecisions() []policy.Decision {
 	return out
 }
 
+// ListRequests is how many API requests listing a package of n versions
+// takes: its pages of 100, newest first.
+func ListRequests(n int) int {
+	return max(1, (n+githubapi.DefaultPerPage-1)/githubapi.DefaultPerPage)
+}
+
+// RequestsPerDelete is the most API requests one planned deletion sends:
+// the DELETE, and for a container version the re-read of its package's
+// newest page (usually a 304, which GitHub does not charge) and of the
+// version itself.
+func RequestsPerDelete(packageType string) int {
+	if packageType == "container" || packageType == "docker" {
+		return 3
+	}
+	return 1
+}
+
 // Deletes reports whether the plan deletes the version.
 func (d *Decision) Deletes() bool { return d.Action == policy.Delete }
 
@@ -175,6 +216,10 @@ type Counts struct {
 	// SkippedBy and FailedBy count skips and failures by cause; nil when
 	// there are none.
 	SkippedBy, FailedBy map[Cause]int
+	// ListRequests and DeleteRequests are what applying the plan would
+	// send: the pages listing the packages' versions, and the deletes
+	// with the re-reads of container versions.
+	ListRequests, DeleteRequests int
 }
 
 // Add adds o to c.
@@ -189,6 +234,8 @@ func (c *Counts) Add(o Counts) {
 	c.Skipped += o.Skipped
 	c.FreedBytes += o.FreedBytes
 	c.Packages += o.Packages
+	c.ListRequests += o.ListRequests
+	c.DeleteRequests += o.DeleteRequests
 	c.NotPlanned += o.NotPlanned
 	c.SkippedBy = addCauses(c.SkippedBy, o.SkippedBy)
 	c.FailedBy = addCauses(c.FailedBy, o.FailedBy)
@@ -220,6 +267,8 @@ func (p *Package) Count() Counts {
 		c.DeferredPackages = 1
 	case p.Err != nil:
 		c.NotPlanned = 1
+	default:
+		c.ListRequests = ListRequests(len(p.Decisions))
 	}
 	for _, d := range p.Decisions {
 		if d.Deletes() {
@@ -241,6 +290,7 @@ func (p *Package) Count() Counts {
 			c.SkippedBy = inc(c.SkippedBy, d.Cause)
 		}
 	}
+	c.DeleteRequests = c.Delete * RequestsPerDelete(p.Type)
 	return c
 }
 

@@ -131,7 +131,7 @@ func (p *Planner) Each(ctx context.Context, pol *policy.Policy, mode policy.Mode
 // planPackage lists and decides one package into pp.
 func (p *Planner) planPackage(ctx context.Context, pol *policy.Policy, pkg githubapi.Package, pp *plan.Package, now time.Time) error {
 	if p.Budget != nil {
-		if err := p.Budget(ctx, ListRequests(pkg.VersionCount)); err != nil {
+		if err := p.Budget(ctx, plan.ListRequests(pkg.VersionCount)); err != nil {
 			return err
 		}
 	}
@@ -145,12 +145,6 @@ func (p *Planner) planPackage(ctx context.Context, pol *policy.Policy, pkg githu
 		pp.Decisions[j] = &plan.Decision{Decision: ds.decisions[j]}
 	}
 	return nil
-}
-
-// ListRequests is how many API requests listing a package of n versions
-// takes: its pages of 100, newest first.
-func ListRequests(n int) int {
-	return max(1, (n+githubapi.DefaultPerPage-1)/githubapi.DefaultPerPage)
 }
 
 type decided struct {

@@ -32,6 +32,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 		fmt.Fprintf(bw, "; frees ~%s", HumanBytes(s.FreedBytes))
 	}
 	fmt.Fprintf(bw, "; %d API requests.\n\n", s.APIRequests)
+	if e := s.ApplyEstimate; e != nil && s.Delete > 0 {
+		fmt.Fprintf(bw, "Applying it: %s.\n\n", MarkdownEscape(e.String()))
+	}
 	fmt.Fprintln(bw, "| policy | package | type | versions | delete | keep | frees | deleted | failed | skipped |")
 	fmt.Fprintln(bw, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, p := range r.Policies {

@@ -7,6 +7,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 )
@@ -102,11 +103,24 @@ type Summary struct {
 	FreedBytes       int64 `json:"freed_bytes"`
 	APIRequests      int64 `json:"api_requests"`
 	ManifestFetches  int64 `json:"manifest_fetches"`
+	// ApplyEstimate, on a plan, is what applying it would cost.
+	ApplyEstimate *Estimate `json:"apply_estimate,omitempty"`
+}
+
+// Estimate is what applying a plan would cost.
+type Estimate struct {
+	Requests        int     `json:"requests"`
+	ListRequests    int     `json:"list_requests"`
+	DeleteRequests  int     `json:"delete_requests"`
+	ManifestFetches int64   `json:"manifest_fetches"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	BudgetPauses    int     `json:"budget_pauses"`
+	PastDeadline    bool    `json:"past_deadline"`
 }
 
 // Summarize recounts r.Summary from its decisions (APIRequests is kept).
 func (r *Report) Summarize() {
-	s := Summary{APIRequests: r.Summary.APIRequests, ManifestFetches: r.Summary.ManifestFetches}
+	s := Summary{APIRequests: r.Summary.APIRequests, ManifestFetches: r.Summary.ManifestFetches, ApplyEstimate: r.Summary.ApplyEstimate}
 	for _, p := range r.Policies {
 		for _, pkg := range p.Packages {
 			c := pkg.Count()
@@ -157,4 +171,36 @@ func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// String says what an apply would cost, in a sentence.
+func (e *Estimate) String() string {
+	s := fmt.Sprintf("about %d API requests (%d to list, %d to delete)", e.Requests, e.ListRequests, e.DeleteRequests)
+	if e.ManifestFetches > 0 {
+		s += fmt.Sprintf(" and %d manifest reads", e.ManifestFetches)
+	}
+	s += ", " + humanDuration(time.Duration(e.DurationSeconds*float64(time.Second)))
+	switch e.BudgetPauses {
+	case 0:
+	case 1:
+		s += ", pausing once for limits.budget_share"
+	default:
+		s += fmt.Sprintf(", pausing %d times for limits.budget_share", e.BudgetPauses)
+	}
+	if e.PastDeadline {
+		s += "; longer than limits.max_run_duration: each run defers the rest to the next"
+	}
+	return s
+}
+
+// humanDuration is d rounded for a person: "under a minute", "12m", "3h05m".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Round(time.Minute)/time.Minute))
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }

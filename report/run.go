@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"time"
 
 	"github.com/ghprune/ghprune/plan"
 )
@@ -20,6 +21,7 @@ func FromRun(run *plan.Run) *Report {
 		r.Policies = append(r.Policies, rp)
 	}
 	r.Summary.APIRequests, r.Summary.ManifestFetches = run.APIRequests, run.ManifestFetches
+	r.Summary.ApplyEstimate = estimateOf(run)
 	r.Summarize()
 	return r
 }
@@ -42,7 +44,18 @@ func SummaryOf(run *plan.Run) Summary {
 	c := run.Count()
 	return Summary{VersionsScanned: c.Versions, Keep: c.Keep, Delete: c.Delete, Deleted: c.Deleted, Failed: c.Failed,
 		Skipped: c.Skipped, Deferred: c.Deferred, DeferredPackages: c.DeferredPackages, FreedBytes: c.FreedBytes,
-		APIRequests: run.APIRequests, ManifestFetches: run.ManifestFetches}
+		APIRequests: run.APIRequests, ManifestFetches: run.ManifestFetches, ApplyEstimate: estimateOf(run)}
+}
+
+// estimateOf is the apply estimate of a plan; nil for an apply.
+func estimateOf(run *plan.Run) *Estimate {
+	if run.RunID != nil {
+		return nil
+	}
+	e := run.Estimate
+	return &Estimate{Requests: e.Requests, ListRequests: e.ListRequests, DeleteRequests: e.DeleteRequests,
+		ManifestFetches: e.ManifestFetches, DurationSeconds: e.Duration.Round(time.Second).Seconds(),
+		BudgetPauses: e.BudgetPauses, PastDeadline: e.PastDeadline}
 }
 
 func fromPackage(pkg *plan.Package) *Package {

@@ -135,6 +135,9 @@ func (t *table) summary(runID *int64, s Summary) {
 		fmt.Fprintf(bw, "; run %d: %d deleted, %d failed, %d skipped", *runID, s.Deleted, s.Failed, s.Skipped)
 	}
 	fmt.Fprintf(bw, "; %d API requests\n", s.APIRequests)
+	if e := s.ApplyEstimate; e != nil && s.Delete > 0 {
+		fmt.Fprintf(bw, "%s %s\n", paint(ansiBold, "apply:"), e.String())
+	}
 }
 
 // rows returns the decisions a report lists for pkg (deletions, or all with

@@ -336,3 +336,26 @@ func TestPlan_WarnsOnPatternsMatchingNothingAndOverlap(t *testing.T) {
 		}
 	}
 }
+
+// A plan says what the apply would cost; an apply's report does not.
+func TestEndToEnd_PlanEstimatesTheApply(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 5000})
+	var vs []simulator.VersionSeed
+	for i := 0; i < 10; i++ {
+		vs = append(vs, simulator.VersionSeed{Name: fmt.Sprintf("1.0.%d", i), CreatedAt: h.ago(time.Duration(100-i) * day)})
+	}
+	h.pkg("acme", "npm", "lib", "private", vs...)
+	cfg := h.config("  - name: p\n    mode: enforce\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n    protect: {keep_at_least: 1}\n")
+	code, out, _ := h.run("plan", "-config", cfg, "-format", "table")
+	if code != 0 || !strings.Contains(out, "apply: about 11 API requests (2 to list, 9 to delete), under a minute") {
+		t.Errorf("plan (exit %d) does not estimate the apply:\n%s", code, out)
+	}
+	_, r, _ := h.runJSON("plan", "-config", cfg)
+	if e := r.Summary.ApplyEstimate; e == nil || e.DeleteRequests != 9 || e.DurationSeconds != 9 {
+		t.Errorf("plan JSON estimate %+v", e)
+	}
+	_, r, _ = h.runJSON("apply", "-config", cfg)
+	if r.Summary.ApplyEstimate != nil || r.Summary.Deleted != 9 {
+		t.Errorf("apply report: estimate %+v, %d deleted", r.Summary.ApplyEstimate, r.Summary.Deleted)
+	}
+}
