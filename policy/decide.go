@@ -89,6 +89,20 @@ func (p *Policy) Decide(versions []Version, now time.Time, facts Facts) []Decisi
 // makes progress instead of stalling every run.
 func ApplyRunLimit(plans [][]Decision, max int) {
 	c := NewRunCap(max)
+	if max > 0 {
+		n := 0
+		for _, ds := range plans {
+			for _, d := range ds {
+				if d.Action == Delete {
+					n++
+				}
+			}
+		}
+		if n <= max {
+			return
+		}
+		c.items = make([]capItem, 0, min(n, 2*max+1))
+	}
 	for p, ds := range plans {
 		c.Add(p, ds)
 	}

@@ -53,7 +53,13 @@ func (c *RunCap) Add(p int, ds []Decision) {
 		return
 	}
 	c.admitted = nil
-	if need := len(c.items) + len(ds); need > cap(c.items) {
+	n := 0
+	for _, d := range ds {
+		if d.Action == Delete {
+			n++
+		}
+	}
+	if need := len(c.items) + n; need > cap(c.items) {
 		// Double, not append's 1.25x for large slices: fewer copies of
 		// what may be a million candidates.
 		c.items = slices.Grow(c.items, max(need, 2*cap(c.items))-len(c.items))
