@@ -181,27 +181,9 @@ type cacheEntry struct {
 	link string
 }
 
-// New validates cfg and returns a Client. It refuses an empty token
-// (ErrBadCredentials) and a fine-grained token (ErrFineGrainedToken), since the
-// packages API accepts neither, a token with a control character or white
-// space inside it (ErrInvalid), and a BaseURL that is not an absolute http(s) URL.
-func New(cfg Config) (*Client, error) {
-	token := strings.TrimSpace(cfg.Token)
-	if token == "" {
-		return nil, fmt.Errorf("githubapi: empty token: set a personal access token (classic) or an Actions GITHUB_TOKEN: %w", ErrBadCredentials)
-	}
-	if httpsafe.UnsafeToken(token) {
-		// Never echo it: it may be two secrets pasted together.
-		return nil, fmt.Errorf("githubapi: the token contains a newline or other control character, or white space; "+
-			"check that the secret holds exactly one token: %w", ErrInvalid)
-	}
-	if strings.HasPrefix(token, fineGrainedPrefix) {
-		return nil, fmt.Errorf("githubapi: fine-grained personal access tokens (github_pat_…) are not supported by the GitHub Packages API; "+
-			"use a personal access token (classic) with read:packages (plus delete:packages to delete, write:packages to restore) "+
-			"or an Actions GITHUB_TOKEN: %w", ErrFineGrainedToken)
-	}
-
-	raw := cfg.BaseURL
+// parseBaseURL checks the API's base URL, never echoing the token or
+// credentials pasted into it.
+func parseBaseURL(raw, token string) (*url.URL, error) {
 	if raw == "" {
 		raw = DefaultBaseURL
 	}
@@ -226,6 +208,33 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("githubapi: base URL must not carry credentials: %w", ErrInvalid)
 	case base.RawQuery != "" || base.Fragment != "":
 		return nil, fmt.Errorf("githubapi: base URL %q: must not have a query or fragment: %w", raw, ErrInvalid)
+	}
+	return base, nil
+}
+
+// New validates cfg and returns a Client. It refuses an empty token
+// (ErrBadCredentials) and a fine-grained token (ErrFineGrainedToken), since the
+// packages API accepts neither, a token with a control character or white
+// space inside it (ErrInvalid), and a BaseURL that is not an absolute http(s) URL.
+func New(cfg Config) (*Client, error) {
+	token := strings.TrimSpace(cfg.Token)
+	if token == "" {
+		return nil, fmt.Errorf("githubapi: empty token: set a personal access token (classic) or an Actions GITHUB_TOKEN: %w", ErrBadCredentials)
+	}
+	if httpsafe.UnsafeToken(token) {
+		// Never echo it: it may be two secrets pasted together.
+		return nil, fmt.Errorf("githubapi: the token contains a newline or other control character, or white space; "+
+			"check that the secret holds exactly one token: %w", ErrInvalid)
+	}
+	if strings.HasPrefix(token, fineGrainedPrefix) {
+		return nil, fmt.Errorf("githubapi: fine-grained personal access tokens (github_pat_…) are not supported by the GitHub Packages API; "+
+			"use a personal access token (classic) with read:packages (plus delete:packages to delete, write:packages to restore) "+
+			"or an Actions GITHUB_TOKEN: %w", ErrFineGrainedToken)
+	}
+
+	base, err := parseBaseURL(cfg.BaseURL, token)
+	if err != nil {
+		return nil, err
 	}
 
 	c := &Client{

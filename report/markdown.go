@@ -6,17 +6,9 @@ import (
 	"strings"
 )
 
-// WriteMarkdown renders r for a GitHub job summary or pull-request comment:
-// a summary table, then one collapsible section per package listing what it
-// deletes. Everything from GitHub is escaped so a name cannot inject
-// Markdown, HTML or an @mention.
-func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
-	bw := &errWriter{w: w}
-	title := "ghprune plan"
-	if r.RunID != nil {
-		title = fmt.Sprintf("ghprune run %d", *r.RunID)
-	}
-	fmt.Fprintf(bw, "### %s\n\n", title)
+// markdownSummary is the report's opening sentence, and the apply's cost
+// on a plan.
+func markdownSummary(bw io.Writer, r *Report) {
 	s := r.Summary
 	fmt.Fprintf(bw, "%d versions scanned: **%d delete**, %d keep", s.VersionsScanned, s.Delete, s.Keep)
 	if s.Deferred > 0 {
@@ -35,6 +27,20 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 	if e := s.ApplyEstimate; e != nil && s.Delete > 0 {
 		fmt.Fprintf(bw, "Applying it: %s.\n\n", MarkdownEscape(e.String()))
 	}
+}
+
+// WriteMarkdown renders r for a GitHub job summary or pull-request comment:
+// a summary table, then one collapsible section per package listing what it
+// deletes. Everything from GitHub is escaped so a name cannot inject
+// Markdown, HTML or an @mention.
+func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
+	bw := &errWriter{w: w}
+	title := "ghprune plan"
+	if r.RunID != nil {
+		title = fmt.Sprintf("ghprune run %d", *r.RunID)
+	}
+	fmt.Fprintf(bw, "### %s\n\n", title)
+	markdownSummary(bw, r)
 	fmt.Fprintln(bw, "| policy | package | type | versions | delete | keep | frees | deleted | failed | skipped |")
 	fmt.Fprintln(bw, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, p := range r.Policies {

@@ -126,7 +126,13 @@ func TestRun_ServesTheSeededOrgAndItsStats(t *testing.T) {
 	if resp := get(t, s.url+"/user", "ghp_wrong", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unknown token: %d, want 401", resp.StatusCode)
 	}
+	checkStats(t, s)
+}
 
+// checkStats checks the stats of the requests TestRun_ServesTheSeededOrgAndItsStats
+// made, their reset, and the stats printed on exit.
+func checkStats(t *testing.T, s started) {
+	t.Helper()
 	var st stats
 	get(t, s.url+"/_sim/stats", "", &st)
 	if st.Requests != 4 || st.ByOp["GET versions"] != 2 || st.ByOp["GET packages"] != 1 || st.Charged != 4 || st.MaxWindowUsed != 3 {
