@@ -208,6 +208,8 @@ func (e *Engine) observe(a githubapi.Attempt) {
 			e.pacer.Refused()
 		case a.Status >= 200 && a.Status < 300:
 			e.pacer.Accepted()
+		case a.Status != 0:
+			e.pacer.Answered()
 		}
 	}
 	if a.Rate.Known {

@@ -355,3 +355,17 @@ func TestPlan_EstimatesWhatTheApplyCosts(t *testing.T) {
 		t.Errorf("apply took %v, the plan said %v", took, est.Duration)
 	}
 }
+
+// A policy in plan mode deletes nothing when applied: its deletions are
+// not in the estimate of the apply.
+func TestPlan_EstimateLeavesOutPolicyInPlanMode(t *testing.T) {
+	r := newRig(t, simulator.Options{})
+	e := r.open("plan", "", "")
+	run, err := e.Plan(context.Background(), e.Config().Policies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est := run.Estimate; run.Count().Delete != 6 || est.DeleteRequests != 0 || est.Duration != 0 || est.ListRequests != 2 {
+		t.Errorf("estimate %+v of a plan-mode policy planning %d deletes", est, run.Count().Delete)
+	}
+}

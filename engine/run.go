@@ -128,7 +128,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 	run.FinishedAt = e.clock.Now()
 	run.APIRequests = e.client.Requests() - startReqs
 	run.ManifestFetches = e.registry.Fetches() - startFetches
-	run.Estimate = e.estimate(cfg, run)
+	run.Estimate = e.estimate(cfg, run, pols)
 	var runErr error
 	if len(failed) > 0 {
 		runErr = fmt.Errorf("policies failed: %s", strings.Join(failed, ", "))
@@ -202,14 +202,26 @@ func (e *Engine) actor(ctx context.Context) string {
 // listings again, the deletes and their re-reads), the manifests not in the
 // journal's cache, and the time at the pace with the waits for the budget,
 // judged from the rate limit GitHub reported last.
-func (e *Engine) estimate(cfg *policy.Config, run *plan.Run) plan.Estimate {
-	c := run.Count()
+func (e *Engine) estimate(cfg *policy.Config, run *plan.Run, pols []*policy.Policy) plan.Estimate {
+	// An apply lists every policy but deletes only for those in enforce
+	// mode.
+	var c plan.Counts
+	deletes := 0
+	for i, pp := range run.Policies {
+		pc := pp.Count()
+		c.ListRequests += pc.ListRequests
+		if i < len(pols) && cfg.EffectiveMode(pols[i]) == policy.ModeEnforce {
+			c.DeleteRequests += pc.DeleteRequests
+			deletes += pc.Delete
+		}
+	}
 	est := plan.Estimate{ListRequests: c.ListRequests + len(run.Policies), DeleteRequests: c.DeleteRequests}
 	est.Requests = est.ListRequests + est.DeleteRequests
 	if e.journal == nil {
 		est.ManifestFetches = run.ManifestFetches // not cached: read again
 	}
-	est.Duration = time.Duration(float64(c.Delete) / cfg.Limits.MutationsPerMinute * float64(time.Minute))
+	// In float, bounded: a tiny mutations_per_minute must not overflow.
+	est.Duration = time.Duration(min(float64(deletes)/cfg.Limits.MutationsPerMinute*float64(time.Minute), float64(100*365*24*time.Hour)))
 	r, share := e.client.Rate(), cfg.Limits.BudgetShare
 	if r.Known && r.Limit > 0 && share < 1 {
 		perWindow := share * float64(r.Limit)

@@ -120,14 +120,20 @@ func (p *Pacer) Refused() {
 	p.refusedAt = p.perMinute
 	p.lastRefusal = p.clock.Now()
 	p.streak = 0
-	p.set(max(p.perMinute/2, minPerMinute))
+	p.set(max(p.perMinute/2, min(minPerMinute, p.ceiling)))
 }
 
-// Accepted lets the pace creep back up: a mutation was answered without a
-// rate limit.
-func (p *Pacer) Accepted() {
+// Answered records a mutation answered without a rate limit but not
+// accepted (already gone, a refusal for a good reason, a failure): after a
+// resend, the next mutation is spaced from it.
+func (p *Pacer) Answered() {
 	p.mu.Lock()
-	p.streak++
+	p.answered()
+	p.mu.Unlock()
+}
+
+// answered: p.mu is held.
+func (p *Pacer) answered() {
 	if p.retrying {
 		// The client resent a refused mutation on its own, after the
 		// retry-after: the next one is spaced from that.
@@ -136,6 +142,13 @@ func (p *Pacer) Accepted() {
 			p.last = now
 		}
 	}
+}
+
+// Accepted lets the pace creep back up: a mutation was answered 2xx.
+func (p *Pacer) Accepted() {
+	p.mu.Lock()
+	p.streak++
+	p.answered()
 	if p.refusedAt > 0 && p.clock.Now().Sub(p.lastRefusal) > forgetRefusal {
 		p.refusedAt = 0
 	}

@@ -106,3 +106,30 @@ func TestPacer_RecoversToTheCeiling(t *testing.T) {
 		t.Errorf("%d successes from 50 to 100/min after the refusal was forgotten, want 50", k)
 	}
 }
+
+// The pace never goes above a ceiling below the floor of the decrease.
+func TestPacer_SlowCeilingStaysTheCeiling(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := executor.NewPacer(0.5, clk)
+	p.Refused()
+	if got := p.PerMinute(); got > 0.5 {
+		t.Errorf("pace after a refusal %v/min, above the configured 0.5", got)
+	}
+}
+
+// After a refused mutation was resent and answered, whatever the answer
+// (a 404, a refusal for a good reason), the next one is spaced from the
+// resend at the new pace.
+func TestPacer_NextMutationSpacedFromTheResend(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := executor.NewPacer(60, clk)
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Refused()              // 30/min now
+	clk.Advance(time.Minute) // the retry-after, then the resend...
+	p.Answered()             // ...answered 404
+	if got := gaps(t, p, clk, 1)[0]; !about(got, 2*time.Second) {
+		t.Errorf("next mutation %v after the resend, want 2s at 30/min", got)
+	}
+}

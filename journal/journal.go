@@ -251,6 +251,18 @@ func openJournal(ctx context.Context, path string, create bool) (*Journal, error
 	if err != nil {
 		return fail(err)
 	}
+	// NORMAL is safe for the cache only in WAL mode; where SQLite could
+	// not turn WAL on (some network file systems), it keeps FULL.
+	var jm string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&jm); err != nil {
+		return fail(err)
+	}
+	if !strings.EqualFold(jm, "wal") {
+		cq.Del("_pragma")
+		for _, v := range q["_pragma"] {
+			cq.Add("_pragma", v)
+		}
+	}
 	cache, err := sql.Open("sqlite", fileURI(abs)+"?"+cq.Encode())
 	if err != nil {
 		return fail(err)
