@@ -56,6 +56,9 @@ type RunOptions struct {
 	// keeps none of them: its policies come back with their counts (Sent)
 	// and no Packages. Nil keeps every decision in the returned run.
 	Sink Sink
+	// Progress, when set, is told where the run stands at each package
+	// decided, each deletion done, and each pause for the budget.
+	Progress func(plan.Progress)
 }
 
 // Sink receives a run as it is made, so that a run of any size holds only
@@ -100,7 +103,8 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 	}
 	var failed []string
 	selectedBy := map[string]string{} // owner/type/package -> the first policy selecting it
-	b := &budget{e: e, share: cfg.Limits.BudgetShare, deadline: start.Add(time.Duration(cfg.Limits.MaxRunDuration))}
+	prog := &progress{e: e, cfg: cfg, fn: o.Progress}
+	b := &budget{e: e, share: cfg.Limits.BudgetShare, deadline: start.Add(time.Duration(cfg.Limits.MaxRunDuration)), progress: prog}
 	for _, p := range pols {
 		if sinkErr != nil || ctx.Err() != nil {
 			break
@@ -110,7 +114,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 			mode = cfg.EffectiveMode(p)
 		}
 		pr := &policyRun{e: e, p: p, pp: &plan.Policy{Name: p.Name, Mode: mode}, runID: runID, sink: o.Sink,
-			selectedBy: selectedBy, budget: b}
+			selectedBy: selectedBy, budget: b, progress: prog}
 		pp := pr.run(ctx)
 		run.Policies = append(run.Policies, pp)
 		if pp.Err != nil && !errors.Is(pp.Err, plan.ErrDeferred) {
@@ -220,22 +224,38 @@ func (e *Engine) estimate(cfg *policy.Config, run *plan.Run, pols []*policy.Poli
 	if e.journal == nil {
 		est.ManifestFetches = run.ManifestFetches // not cached: read again
 	}
-	// In float, bounded: a tiny mutations_per_minute must not overflow.
-	est.Duration = time.Duration(min(float64(deletes)/cfg.Limits.MutationsPerMinute*float64(time.Minute), float64(100*365*24*time.Hour)))
-	r, share := e.client.Rate(), cfg.Limits.BudgetShare
-	if r.Known && r.Limit > 0 && share < 1 {
-		perWindow := share * float64(r.Limit)
-		available := max(0, float64(r.Remaining)-(1-share)*float64(r.Limit))
-		if over := float64(est.Requests) - available; over > 0 && perWindow >= 1 {
-			est.BudgetPauses = int(math.Ceil(over / perWindow))
-			// The first pause lasts until the reset GitHub reported, the
-			// others a window (an hour) each.
-			wait := max(0, r.Reset.Sub(e.clock.Now())) + time.Duration(est.BudgetPauses-1)*time.Hour
-			est.Duration += wait
-		}
-	}
+	est.Duration = paced(deletes, cfg.Limits.MutationsPerMinute)
+	var wait time.Duration
+	est.BudgetPauses, wait = e.budgetWaits(cfg, est.Requests)
+	est.Duration += wait
 	est.PastDeadline = est.Duration > time.Duration(cfg.Limits.MaxRunDuration)
 	return est
+}
+
+// paced is how long n mutations take at perMinute; computed in float and
+// bounded, so that a tiny mutations_per_minute does not overflow.
+func paced(n int, perMinute float64) time.Duration {
+	return time.Duration(min(float64(n)/perMinute*float64(time.Minute), float64(100*365*24*time.Hour)))
+}
+
+// budgetWaits says how many times sending requests more would pause for
+// the rate-limit window to stay within limits.budget_share, and how long
+// those pauses take, judged from the rate limit GitHub reported last: the
+// first lasts until the reset it reported, the others a window (an hour)
+// each.
+func (e *Engine) budgetWaits(cfg *policy.Config, requests int) (int, time.Duration) {
+	r, share := e.client.Rate(), cfg.Limits.BudgetShare
+	if !r.Known || r.Limit <= 0 || share >= 1 {
+		return 0, 0
+	}
+	perWindow := share * float64(r.Limit)
+	available := max(0, float64(r.Remaining)-(1-share)*float64(r.Limit))
+	over := float64(requests) - available
+	if over <= 0 || perWindow < 1 {
+		return 0, 0
+	}
+	pauses := int(math.Ceil(over / perWindow))
+	return pauses, max(0, r.Reset.Sub(e.clock.Now())) + time.Duration(pauses-1)*time.Hour
 }
 
 // budget keeps (1 - budget_share) of the token's primary limit for its other
@@ -246,6 +266,7 @@ type budget struct {
 	e        *Engine
 	share    float64
 	deadline time.Time
+	progress *progress
 }
 
 // wait returns nil when the run may send its next requests: at once when
@@ -283,8 +304,10 @@ func (b *budget) wait(ctx context.Context, requests int) error {
 			zap.Int("remaining", r.Remaining), zap.Int("limit", r.Limit), zap.Time("resume", resume), zap.Duration("wait", wait))
 		e.warn(fmt.Sprintf("paused until %s: %s", resume.UTC().Format(time.RFC3339), spent))
 		e.metrics.BudgetPause(true, 0)
+		b.progress.update(func(p *plan.Progress) { p.PausedUntil = resume })
 		err := e.clock.Sleep(ctx, wait)
 		e.metrics.BudgetPause(false, wait)
+		b.progress.update(func(p *plan.Progress) { p.PausedUntil = time.Time{} })
 		if err != nil {
 			return err
 		}

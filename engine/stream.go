@@ -34,6 +34,7 @@ type policyRun struct {
 	sink       Sink
 	selectedBy map[string]string
 	budget     *budget
+	progress   *progress
 
 	lint *policy.PlanLint
 	cap  *policy.RunCap
@@ -65,6 +66,8 @@ func (r *policyRun) run(ctx context.Context) *plan.Policy {
 	// deadline.
 	pl, ex := *e.planner, *e.exec
 	pl.Budget, ex.Budget = r.budget.wait, r.budget.wait
+	ex.Done = func() { r.progress.update(func(p *plan.Progress) { p.Done++ }) }
+	r.progress.update(func(p *plan.Progress) { p.Policy = r.p.Name })
 	r.lint = p.NewPlanLint()
 	r.cap = policy.NewRunCap(p.Limits.MaxDeletesPerRun)
 	err := r.budget.wait(ctx, 1)
@@ -116,6 +119,8 @@ func (r *policyRun) run(ctx context.Context) *plan.Policy {
 // add takes one package as the planner decided it.
 func (r *policyRun) add(pkg *plan.Package) error {
 	r.lintPackage(pkg)
+	r.logPackage(pkg)
+	r.progress.update(func(p *plan.Progress) { p.Packages++; p.Versions += len(pkg.Decisions) })
 	i := len(r.pkgs)
 	r.cap.Add(i, pkg.PolicyDecisions())
 	switch {
@@ -178,6 +183,15 @@ func (r *policyRun) finish(ctx context.Context, ex interface {
 	}
 	var err error
 	if r.pp.Mode == policy.ModeEnforce {
+		n := 0
+		for _, pkg := range r.pkgs {
+			for _, d := range pkg.Decisions {
+				if d.Deletes() {
+					n++
+				}
+			}
+		}
+		r.progress.update(func(p *plan.Progress) { p.Deletes += n })
 		err = ex.Execute(ctx, r.runID, &plan.Policy{Name: r.pp.Name, Mode: r.pp.Mode, Packages: r.pkgs})
 	}
 	if r.spill == nil {
@@ -210,6 +224,17 @@ func (r *policyRun) finish(ctx context.Context, ex interface {
 		}
 	}
 	return err
+}
+
+// logPackage is the structured line each package decided gets (serve,
+// and runs whose stderr is not a terminal, show it at -log-level info).
+func (r *policyRun) logPackage(pkg *plan.Package) {
+	if pkg.Err != nil {
+		return // the planner logged why
+	}
+	c := pkg.Count()
+	r.e.log.Info("package decided", zap.String("policy", r.p.Name), zap.String("package", pkg.Name),
+		zap.String("package_type", pkg.Type), zap.Int("versions", c.Versions), zap.Int("delete", c.Delete), zap.Int("keep", c.Keep))
 }
 
 // send hands a final package to the sink and counts it.

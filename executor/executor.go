@@ -47,6 +47,9 @@ type Executor struct {
 	// *plan.Deferral leaves that delete and every later one for the next
 	// run (outcome deferred, not an error); any other error stops the run.
 	Budget func(ctx context.Context, requests int) error
+	// Done, when set, is called after each planned deletion is carried
+	// out, whatever its outcome (for a progress line).
+	Done func()
 	// MaxConsecutiveFailures stops a run that keeps failing (GitHub down, a
 	// token without rights): GitHub may suspend clients that ignore repeated
 	// errors. 0 means 5.
@@ -146,6 +149,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 			t.d.Outcome, t.d.Cause = plan.Skipped, plan.ParentKept
 			t.d.Err = &because{"not deleted because " + blocked + ", which refers to it, was not deleted", ErrParentKept}
 			markNotDeleted(notDeleted, t)
+			e.done()
 			continue
 		}
 		if e.Budget != nil {
@@ -176,6 +180,7 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 		if err != nil {
 			return err
 		}
+		e.done()
 		if t.d.Outcome != plan.Deleted {
 			markNotDeleted(notDeleted, t)
 		}
@@ -189,6 +194,12 @@ func (e *Executor) Execute(ctx context.Context, runID int64, pp *plan.Policy) er
 		}
 	}
 	return nil
+}
+
+func (e *Executor) done() {
+	if e.Done != nil {
+		e.Done()
+	}
 }
 
 // deferRest leaves tasks for the next run.

@@ -93,6 +93,22 @@ type Run struct {
 	Estimate Estimate
 }
 
+// Progress is where a run stands, for a progress line: what it has listed
+// and decided, the deletions it planned and carried out, the pace, a pause
+// for the budget, and how long the rest should take.
+type Progress struct {
+	Policy             string // the policy being run
+	Packages, Versions int    // decided so far in the run
+	Deletes, Done      int    // deletions to carry out so far, and those done (deleted, skipped or failed)
+	PerMinute          float64
+	// PausedUntil is when a pause for the rate-limit window ends; zero
+	// when the run is not paused.
+	PausedUntil time.Time
+	// ETA is the deletions left at the pace, plus the pause under way or
+	// the pauses the budget will need.
+	ETA time.Duration
+}
+
 // Estimate is what applying a plan would cost, known before anything is
 // deleted: the requests it sends and how long it takes at the pace and the
 // budget.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/ghprune/ghprune/internal/clock"
 )
 
@@ -49,6 +51,9 @@ type env struct {
 	onReload func(err error)
 	// secrets holds the token once read, for redacting output; run sets it.
 	secrets *secrets
+	// progress, set by run when stderr is a terminal, shows a run's
+	// progress on one redrawn line.
+	progress *progressLine
 	// httpClient, when set, sends every request to the API and the registry
 	// (tests route made-up host names to loopback servers with it); nil in
 	// production: each client's own default.
@@ -62,10 +67,9 @@ func realEnv() env {
 		stdoutTTY: isTerminal(os.Stdout), stderrTTY: isTerminal(os.Stderr), hup: hup}
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is a terminal. Not os.ModeCharDevice: that
+// is true for /dev/null too.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 var commands = []struct {
 	name, summary string
@@ -87,6 +91,16 @@ func init() { commands[len(commands)-1].run = cmdDemo }
 func run(ctx context.Context, args []string, e env) int {
 	if e.secrets == nil {
 		e.secrets = &secrets{}
+	}
+	if e.stderrTTY && e.getenv != nil && e.getenv("TERM") != "dumb" {
+		// Beneath the redaction: what the commands write to stderr reaches
+		// the terminal above the progress line.
+		e.progress = newProgressLine(e.stderr, e.clock.Now)
+		e.stderr = e.progress
+		if e.stdoutTTY {
+			e.stdout = e.progress.through(e.stdout)
+		}
+		defer e.progress.clear()
 	}
 	stdout, stderr := newRedactWriter(e.stdout, e.secrets), newRedactWriter(e.stderr, e.secrets)
 	defer stdout.Flush()

@@ -118,7 +118,11 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 // (run.Policies empty) nothing has reached out.
 func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy, apply bool, out io.Writer, format string, f runFlags, e env) (*plan.Run, error, error) {
 	o := engine.RunOptions{Apply: apply, Trigger: engine.TriggerCLI}
-	opts := report.TableOptions{Color: f.out == "" && e.stdoutTTY, Verbose: f.verbose, MaxRows: f.maxRows}
+	if e.progress != nil {
+		o.Progress = func(p plan.Progress) { e.progress.show(formatProgress(p, e.clock.Now())) }
+		defer e.progress.clear()
+	}
+	opts := report.TableOptions{Color: f.out == "" && e.stdoutTTY && colorAllowed(e), Verbose: f.verbose, MaxRows: f.maxRows}
 	if format == "markdown" {
 		run, err := eng.Run(ctx, pols, o)
 		if len(run.Policies) == 0 {
@@ -143,4 +147,9 @@ func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy
 		werr = ferr
 	}
 	return run, err, werr
+}
+
+// colorAllowed honours NO_COLOR (https://no-color.org) and TERM=dumb.
+func colorAllowed(e env) bool {
+	return e.getenv != nil && e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb"
 }
