@@ -96,7 +96,7 @@ func TestParse_Errors(t *testing.T) {
 		{"bad semver", base + "    delete: [{name: a, semver: \">>1\"}]\n", "invalid semver constraint"},
 		{"bad glob", base + "    protect: {tags: [\"[\"]}\n", `invalid glob "["`},
 		{"no policies", "version: 1\n", "policies: no policies"},
-		{"version", "version: 2\n" + base[11:], "unsupported version 2"},
+		{"version", "version: 2\n" + base[11:], "unsupported version (this ghprune reads version 1), got 2"},
 		{"duplicate key", base + "    mode: plan\n    mode: enforce\n", "policies[0].mode: duplicate key"},
 		{"bad mode", base + "    mode: yes-please\n", `mode must be plan or enforce`},
 		{"bad age basis", base + "    delete: [{name: a, untagged: true, age_basis: pushed}]\n", "age_basis must be"},

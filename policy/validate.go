@@ -48,7 +48,7 @@ func (v *validator) warnf(path, format string, args ...any) {
 func (c *Config) validate(root *yaml.Node, errs *Errors) {
 	v := &validator{file: c.File, root: root, errs: errs, cfg: c}
 	if c.Version != 1 {
-		v.errorf("version", "unsupported version %d (this ghprune reads version 1)", c.Version)
+		v.errorf("version", "unsupported version (this ghprune reads version 1), got %d", c.Version)
 	}
 	v.github()
 	v.settings()
@@ -76,7 +76,7 @@ func (v *validator) github() {
 		v.errorf("github.token_file", "set token_env or token_file, not both")
 	}
 	if c.GitHub.APIVersion != "2022-11-28" && c.GitHub.APIVersion != "2026-03-10" {
-		v.errorf("github.api_version", "unsupported API version %q (use 2022-11-28 or 2026-03-10)", c.GitHub.APIVersion)
+		v.errorf("github.api_version", "unsupported API version (use 2022-11-28 or 2026-03-10), got %s", quote(c.GitHub.APIVersion))
 	}
 }
 
@@ -85,7 +85,11 @@ func (v *validator) apiURL(path, val string) bool {
 	u, err := url.Parse(val)
 	switch {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		v.errorf(path, "expected an http(s) URL, got %q", val)
+		if shown, ok := urlForMessage(val); ok {
+			v.errorf(path, "expected an http(s) URL, got %s", quote(shown))
+		} else {
+			v.errorf(path, "expected an http(s) URL (the value is not shown: it may hold credentials)")
+		}
 	case u.User != nil:
 		// Never echo it: the user part is where a credential would be.
 		v.errorf(path, "must not carry credentials (user:password@); the token comes from token_env or token_file")
@@ -114,11 +118,11 @@ func (v *validator) settings() {
 		v.errorf("state.path", "must not be empty")
 	}
 	if c.State.RetainDays < 0 {
-		v.errorf("state.retain_days", "must not be negative")
+		v.errorf("state.retain_days", "must not be negative, got %d", c.State.RetainDays)
 	}
 	v.mode("defaults.mode", c.Defaults.Mode)
 	if _, err := time.LoadLocation(c.Defaults.Timezone); err != nil {
-		v.errorf("defaults.timezone", "unknown time zone %q", c.Defaults.Timezone)
+		v.errorf("defaults.timezone", "unknown time zone (use an IANA name such as Europe/Berlin, or UTC), got %s", quote(c.Defaults.Timezone))
 	}
 }
 
@@ -138,10 +142,10 @@ func (v *validator) policies() {
 		case p.Name == "":
 			v.errorf(path, "name is required")
 		case !policyName.MatchString(p.Name):
-			v.errorf(path+".name", "%q must be lowercase letters, digits and dashes", p.Name)
+			v.errorf(path+".name", "must be lowercase letters, digits and dashes, got %s", quote(p.Name))
 		default:
 			if j, dup := seen[p.Name]; dup {
-				v.errorf(path+".name", "duplicate policy name %q (also policies[%d])", p.Name, j)
+				v.errorf(path+".name", "duplicate policy name (also policies[%d]), got %s", j, quote(p.Name))
 			}
 			seen[p.Name] = i
 		}
@@ -173,7 +177,7 @@ func (v *validator) registryURL() {
 
 func (v *validator) mode(path string, m Mode) {
 	if m != "" && m != ModePlan && m != ModeEnforce {
-		v.errorf(path, "mode must be plan or enforce, got %q", m)
+		v.errorf(path, "mode must be plan or enforce, got %s", quote(string(m)))
 	}
 }
 
@@ -191,14 +195,14 @@ func (v *validator) policy(path string, p *Policy) {
 		v.errorf(path+".select", "select.owner is required")
 	}
 	if sel.OwnerType != "org" && sel.OwnerType != "user" {
-		v.errorf(path+".select.owner_type", "owner_type must be org or user, got %q", sel.OwnerType)
+		v.errorf(path+".select.owner_type", "owner_type must be org or user, got %s", quote(sel.OwnerType))
 	}
 	if !contains(PackageTypes, sel.PackageType) {
-		v.errorf(path+".select.package_type", "package_type must be one of %s, got %q", strings.Join(PackageTypes, ", "), sel.PackageType)
+		v.errorf(path+".select.package_type", "package_type must be one of %s, got %s", strings.Join(PackageTypes, ", "), quote(sel.PackageType))
 	}
 	for i, vis := range sel.Visibility {
 		if vis != "public" && vis != "private" && vis != "internal" {
-			v.errorf(fmt.Sprintf("%s.select.visibility[%d]", path, i), "visibility must be public, private or internal, got %q", vis)
+			v.errorf(fmt.Sprintf("%s.select.visibility[%d]", path, i), "visibility must be public, private or internal, got %s", quote(vis))
 		}
 	}
 	v.globs(path+".select.packages", sel.Packages)
@@ -206,7 +210,7 @@ func (v *validator) policy(path string, p *Policy) {
 	v.globs(path+".protect.tags", p.Protect.Tags)
 	v.globs(path+".protect.versions", p.Protect.Versions)
 	if p.Protect.KeepAtLeast < 0 {
-		v.errorf(path+".protect.keep_at_least", "must not be negative")
+		v.errorf(path+".protect.keep_at_least", "must not be negative, got %d", p.Protect.KeepAtLeast)
 	}
 	for i, r := range p.Keep {
 		v.rule(fmt.Sprintf("%s.keep[%d]", path, i), r, false, sel)
@@ -216,10 +220,10 @@ func (v *validator) policy(path string, p *Policy) {
 	}
 	v.ruleNames(path, p)
 	if p.Limits.MaxDeletesPerRun < 0 {
-		v.errorf(path+".limits.max_deletes_per_run", "must not be negative")
+		v.errorf(path+".limits.max_deletes_per_run", "must not be negative, got %d", p.Limits.MaxDeletesPerRun)
 	}
 	if p.Limits.MaxDeletePercent < 0 || p.Limits.MaxDeletePercent > 100 {
-		v.errorf(path+".limits.max_delete_percent", "must be between 0 and 100")
+		v.errorf(path+".limits.max_delete_percent", "must be between 0 and 100, got %v", p.Limits.MaxDeletePercent)
 	}
 	if v.cfg.EffectiveMode(p) == ModeEnforce && p.Limits.MaxDeletesPerRun == 0 && p.Limits.MaxDeletePercent == 0 {
 		v.warnf(path, "enforce policy %q has no limits (max_deletes_per_run, max_delete_percent): one bad rule could delete everything", p.Name)
@@ -239,7 +243,7 @@ func (v *validator) ruleNames(path string, p *Policy) {
 			if i >= len(p.Keep) {
 				kind, idx = "delete", i-len(p.Keep)
 			}
-			v.errorf(fmt.Sprintf("%s.%s[%d].name", path, kind, idx), "duplicate rule name %q in this policy", r.Name)
+			v.errorf(fmt.Sprintf("%s.%s[%d].name", path, kind, idx), "duplicate rule name in this policy, got %s", quote(r.Name))
 		}
 		names[r.Name] = true
 	}
@@ -255,7 +259,7 @@ func (v *validator) rule(path string, r *Rule, isDelete bool, sel Select) {
 		// when rules are reordered, so it is required.
 		v.errorf(path, "name is required (reports say which rule decided)")
 	} else if !policyName.MatchString(r.Name) {
-		v.errorf(path+".name", "%q must be lowercase letters, digits and dashes", r.Name)
+		v.errorf(path+".name", "must be lowercase letters, digits and dashes, got %s", quote(r.Name))
 	}
 	v.globs(path+".tags", r.Tags)
 	v.globs(path+".exclude_tags", r.ExcludeTags)
@@ -270,10 +274,10 @@ func (v *validator) rule(path string, r *Rule, isDelete bool, sel Select) {
 // sel's package type and each other.
 func (v *validator) ruleConditions(path string, r *Rule, sel Select) {
 	if r.AgeBasis != "" && r.AgeBasis != "created_at" && r.AgeBasis != "updated_at" {
-		v.errorf(path+".age_basis", "age_basis must be created_at or updated_at, got %q", r.AgeBasis)
+		v.errorf(path+".age_basis", "age_basis must be created_at or updated_at, got %s", quote(r.AgeBasis))
 	}
 	if r.MostRecent != nil && *r.MostRecent < 0 {
-		v.errorf(path+".most_recent", "must not be negative")
+		v.errorf(path+".most_recent", "must not be negative, got %d", *r.MostRecent)
 	}
 	untaggedTypes := !sel.IsContainer() && sel.PackageType != ""
 	if r.Untagged != nil && untaggedTypes {
@@ -300,6 +304,36 @@ func (v *validator) globs(path string, ps Patterns) {
 			v.warnf(fmt.Sprintf("%s[%d]", path, i), "glob %q looks like a regular expression; write re:%s if you meant one", p.src, p.src)
 		}
 	}
+}
+
+// maxEcho bounds a string value echoed in a message: a name megabytes
+// long, or repeated through aliases, must not make megabytes of errors.
+const maxEcho = 80
+
+// quote formats a string value for the ", got VALUE" that ends a message
+// about it: quoted as Go would, cut after maxEcho characters, with anything
+// shaped like a token already redacted so that not even FieldError.Msg
+// holds one.
+func quote(s string) string {
+	s = RedactTokens(s)
+	if r := []rune(s); len(r) > maxEcho {
+		s = string(r[:maxEcho]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// urlForMessage returns val as a message about it may show it: without the
+// user part, the query and the fragment, where a credential or a token
+// would be. A value that does not parse as a URL is shown only when it has
+// nowhere to hide one (no '@', ':', '?' or '#'); ok is false otherwise.
+func urlForMessage(val string) (shown string, ok bool) {
+	u, err := url.Parse(val)
+	if err != nil || u.Opaque != "" {
+		// "user:secret@host" parses with "secret@host" as its opaque part.
+		return val, !strings.ContainsAny(val, "@:?#")
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String(), true
 }
 
 func contains(list []string, s string) bool {

@@ -27,7 +27,7 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", policy.DefaultConfigFile, "config `file`")
 	fs.Var(&c.policies, "policy", "run only this policy (repeatable)")
-	fs.StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs are JSON on stderr)")
+	fs.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (logs are JSON on stderr; default: warn on a terminal, which shows a progress line instead, else info, a line per package)")
 }
 
 // loadConfig loads and validates the config, printing errors and warnings.
@@ -87,6 +87,12 @@ func newLogger(level string, w io.Writer) (*zap.Logger, error) {
 // printed why and returns the exit code (exitUsage for a config problem such
 // as no token or a fine-grained one: nothing was sent).
 func openEngine(ctx context.Context, cfg *policy.Config, logLevel string, e env, jm engine.JournalMode) (*engine.Engine, int) {
+	if logLevel == "" {
+		logLevel = "info"
+		if e.progress != nil {
+			logLevel = "warn"
+		}
+	}
 	log, err := newLogger(logLevel, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
@@ -249,4 +255,47 @@ func resolveFormat(format, out string, e env) (string, error) {
 		return format, nil
 	}
 	return "", fmt.Errorf("unknown -format %q (table, json or markdown)", format)
+}
+
+// overrideJournal points cfg at -journal FILE, when given, in place of
+// state.path: a CI job keeps its journal as a file of the job, and on-call
+// reads or restores from a downloaded copy. It returns the journal the
+// config names, which -o must still refuse (openJournalOutput).
+func overrideJournal(cfg *policy.Config, path string) (configJournal string) {
+	configJournal = cfg.State.Path
+	if path != "" {
+		cfg.State.Path = path
+	}
+	return configJournal
+}
+
+// openJournalOutput is openOutput for the commands that take -journal:
+// besides the journal they read, -o refuses the one the config names (and
+// the files SQLite and the lock keep beside it), which a running daemon
+// may be using.
+func openJournalOutput(path string, cfg *policy.Config, configJournal string, e env) (*reportOutput, error) {
+	if path != "" && path != "-" && configJournal != "" {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+			if samePath(path, configJournal+suffix) || samePath(path, realPath(configJournal)+suffix) {
+				return nil, fmt.Errorf("-o %s is the journal of %s (state.path); write the report elsewhere", path, cfg.File)
+			}
+		}
+	}
+	return openOutput(path, cfg, e)
+}
+
+// commitReport puts a report written to out in place, or, when writing it
+// failed (werr), drops it so that an existing report stays as it was. It
+// returns the exit code: exitOK, or exitFailed when the report is not there.
+func commitReport(out *reportOutput, werr error, e env) int {
+	if werr != nil {
+		out.Abort()
+		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", werr)
+		return exitFailed
+	}
+	if err := out.Commit(); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
 }

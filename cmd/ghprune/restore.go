@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/ghprune/ghprune/engine"
@@ -13,102 +14,158 @@ import (
 	"github.com/ghprune/ghprune/report"
 )
 
+// restoreFlags are restore's flags.
+type restoreFlags struct {
+	config, journal string
+	format, out     string
+	logLevel        string
+	since           string
+	dryRun          bool
+	sel             engine.Selector // all but Since, which is parsed from since
+}
+
+func (f *restoreFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", policy.DefaultConfigFile, "config `file`")
+	fs.StringVar(&f.journal, "journal", "", "restore from the journal `file` instead of the config's state.path")
+	fs.Int64Var(&f.sel.RunID, "run", 0, "restore every version run `ID` deleted")
+	fs.Int64Var(&f.sel.VersionID, "version-id", 0, "restore the version with GitHub id `N`")
+	fs.StringVar(&f.sel.Owner, "owner", "", "only versions of this `owner` (an organization or user)")
+	fs.StringVar(&f.sel.Package, "package", "", "restore versions of `package` (with -tag or -version)")
+	fs.StringVar(&f.sel.Tag, "tag", "", "with -package: the version that had this `tag`")
+	fs.StringVar(&f.sel.Version, "version", "", "with -package: the version `name` (digest for containers)")
+	fs.StringVar(&f.since, "since", "", "restore everything deleted in the last `duration` (e.g. 2h)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "say what would be restored; send nothing")
+	fs.StringVar(&f.format, "format", "", "table, json or markdown (default: table on a terminal, else json)")
+	fs.StringVar(&f.out, "o", "", "write the report to `file`")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "log level")
+}
+
+// check refuses a restore that names nothing, or a whole package: on-call
+// must say what comes back.
+func (f *restoreFlags) check() error {
+	s := f.sel
+	if s.RunID == 0 && s.VersionID == 0 && s.Package == "" && f.since == "" {
+		return errors.New("say what to restore: -run ID, -version-id N, -package P with -tag T or -version V, or -since DURATION")
+	}
+	if s.Package != "" && s.Tag == "" && s.Version == "" && s.RunID == 0 && f.since == "" {
+		return errors.New("-package needs -tag or -version (or -run/-since) so a whole package is never restored by accident")
+	}
+	return nil
+}
+
 func cmdRestore(ctx context.Context, args []string, e env) int {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	config := fs.String("config", policy.DefaultConfigFile, "config `file`")
-	runID := fs.Int64("run", 0, "restore every version run `ID` deleted")
-	versionID := fs.Int64("version-id", 0, "restore the version with GitHub id `N`")
-	owner := fs.String("owner", "", "only versions of this `owner` (an organization or user)")
-	pkg := fs.String("package", "", "restore versions of `package` (with -tag or -version)")
-	tag := fs.String("tag", "", "with -package: the version that had this `tag`")
-	version := fs.String("version", "", "with -package: the version `name` (digest for containers)")
-	since := fs.String("since", "", "restore everything deleted in the last `duration` (e.g. 2h)")
-	dryRun := fs.Bool("dry-run", false, "say what would be restored; send nothing")
-	format := fs.String("format", "", "table or json (default: table on a terminal, else json)")
-	logLevel := fs.String("log-level", "warn", "log level")
+	var f restoreFlags
+	f.register(fs)
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	fmtName, err := resolveFormat(*format, "", e)
+	format, err := resolveFormat(f.format, f.out, e)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	var sel engine.Selector
-	if sel.Since, err = parseSince(*since, e); err != nil {
+	if f.sel.Since, err = parseSince(f.since, e); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune restore: %v\n", err)
 		return exitUsage
 	}
-	if *runID == 0 && *versionID == 0 && *pkg == "" && *since == "" {
-		fmt.Fprintln(e.stderr, "ghprune restore: say what to restore: -run ID, -version-id N, -package P with -tag T or -version V, or -since DURATION")
+	if err := f.check(); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune restore: %v\n", err)
 		return exitUsage
 	}
-	if *pkg != "" && *tag == "" && *version == "" && *runID == 0 && *since == "" {
-		fmt.Fprintln(e.stderr, "ghprune restore: -package needs -tag or -version (or -run/-since) so a whole package is never restored by accident")
-		return exitUsage
-	}
-	sel.RunID, sel.VersionID, sel.Owner, sel.Package, sel.Tag, sel.Version = *runID, *versionID, *owner, *pkg, *tag, *version
-	cfg, code := loadConfig(*config, e)
+	// The config is needed even with -journal: it names the token and the
+	// API.
+	cfg, code := loadConfig(f.config, e)
 	if cfg == nil {
 		return code
 	}
-	eng, code := openEngine(ctx, cfg, *logLevel, e, engine.JournalExisting)
-	if eng == nil {
+	configJournal := overrideJournal(cfg, f.journal)
+	// Open the report file before anything is restored: a report that
+	// cannot be written must not be discovered after the restores.
+	out, err := openJournalOutput(f.out, cfg, configJournal, e)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
+	}
+	r, code := restore(ctx, cfg, f, e)
+	if r == nil {
+		out.Abort()
 		return code
 	}
+	// What went wrong is said on stderr even when the report could not be
+	// written: the restores were sent all the same.
+	code = commitReport(out, writeRestore(out, r, format), e)
+	reportNotActive(e, r)
+	for _, err := range []error{r.Err, r.VerifyErr} {
+		if err != nil {
+			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		}
+	}
+	if code != exitOK || !r.OK() {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// restore opens the engine and restores what f selects. On failure it has
+// printed why and returns a nil run and the exit code.
+func restore(ctx context.Context, cfg *policy.Config, f restoreFlags, e env) (*engine.RestoreRun, int) {
+	eng, code := openEngine(ctx, cfg, f.logLevel, e, engine.JournalExisting)
+	if eng == nil {
+		return nil, code
+	}
 	defer eng.Close()
-	r, err := eng.Restore(ctx, sel, *dryRun)
+	r, err := eng.Restore(ctx, f.sel, f.dryRun)
 	if err != nil {
 		if errors.Is(err, engine.ErrUsage) {
 			fmt.Fprintf(e.stderr, "ghprune restore: %v\n", report.Escape(err.Error()))
 		} else {
 			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		}
-		return exitCode(err)
+		return nil, exitCode(err)
 	}
-	writeRestore(e, r, fmtName)
-	for _, err := range []error{r.Err, r.VerifyErr} {
-		if err != nil {
-			fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
-		}
-	}
-	if !r.OK() {
-		return exitFailed
-	}
-	return exitOK
+	return r, exitOK
 }
 
-// writeRestore renders what a restore did.
-func writeRestore(e env, r *engine.RestoreRun, format string) {
+// restoreReport is r as the reports show it.
+func restoreReport(r *engine.RestoreRun) report.Restore {
 	results := r.Results
-	if format == "json" {
-		if results == nil {
-			results = []executor.RestoreResult{}
-		}
-		report.WriteJSON(e.stdout, map[string]any{"restore_run_id": r.RunID, "dry_run": r.DryRun, "results": results,
-			"summary": map[string]int{"matched": r.Matched, "restored": r.Restored, "failed": r.Failed, "not_active": r.Inactive}})
-	} else {
-		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESULT\tACTIVE\tRUN\tPACKAGE\tVERSION ID\tVERSION\tTAGS\tNOTE")
-		for _, res := range results {
-			d := res.Deletion
-			active := "-"
-			if res.Active != nil {
-				active = map[bool]string{true: "yes", false: "NO"}[*res.Active]
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", res.Result, active, d.RunID, report.Escape(d.Package), d.VersionID,
-				report.Escape(report.ShortVersion(d.Version)), report.Escape(report.TagList(d.Tags)), report.Escape(res.Error))
-		}
-		tw.Flush()
-		fmt.Fprintf(e.stdout, "%d matched, %d restored, %d failed or expired", r.Matched, r.Restored, r.Failed)
-		if r.DryRun {
-			fmt.Fprint(e.stdout, " (dry run: nothing sent)")
-		} else {
-			fmt.Fprintf(e.stdout, "; %d of %d active on GitHub now", len(results)-r.Inactive, len(results))
-		}
-		fmt.Fprintln(e.stdout)
+	if results == nil {
+		results = []executor.RestoreResult{}
 	}
-	for _, res := range results {
+	return report.Restore{RunID: r.RunID, DryRun: r.DryRun, Results: results,
+		Matched: r.Matched, Restored: r.Restored, Failed: r.Failed, Inactive: r.Inactive}
+}
+
+// writeRestore renders what a restore did to w.
+func writeRestore(w io.Writer, r *engine.RestoreRun, format string) error {
+	rr := restoreReport(r)
+	switch format {
+	case "json":
+		return report.WriteJSON(w, map[string]any{"restore_run_id": rr.RunID, "dry_run": rr.DryRun, "results": rr.Results,
+			"summary": map[string]int{"matched": rr.Matched, "restored": rr.Restored, "failed": rr.Failed, "not_active": rr.Inactive}})
+	case "markdown":
+		return report.WriteRestoreMarkdown(w, rr)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESULT\tACTIVE\tRUN\tPACKAGE\tVERSION ID\tVERSION\tTAGS\tNOTE")
+	for _, res := range rr.Results {
+		d := res.Deletion
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", res.Result, report.ActiveCell(res), d.RunID, report.Escape(d.Package), d.VersionID,
+			report.Escape(report.ShortVersion(d.Version)), report.Escape(report.TagList(d.Tags)), report.Escape(res.Error))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, rr.Summary())
+	return err
+}
+
+// reportNotActive names on stderr each version GitHub does not list as
+// active after the restore, whatever the report's format and destination:
+// on-call must see it.
+func reportNotActive(e env, r *engine.RestoreRun) {
+	for _, res := range r.Results {
 		if res.Active != nil && !*res.Active {
 			fmt.Fprintf(e.stderr, "ghprune restore: version %d of %s %s is not active on GitHub after the restore (%s)\n",
 				res.Deletion.VersionID, report.Escape(res.Deletion.Package), report.Escape(report.ShortVersion(res.Deletion.Version)), res.Result)
