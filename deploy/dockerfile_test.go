@@ -130,3 +130,38 @@ func TestDockerfile_CheckerRefusesNamesAndTags(t *testing.T) {
 		t.Errorf("FROM an earlier stage needs no digest: %v", p)
 	}
 }
+
+// The Action's image (action.Dockerfile) builds the same binary on the same
+// pinned bases as Dockerfile, and runs as root: GitHub runs Docker actions
+// as the image's user, and the step's files belong to the runner.
+func TestActionDockerfile_SameBuildRunsAsRoot(t *testing.T) {
+	t.Parallel()
+	main, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := os.ReadFile("../action.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pick := func(ins []instruction, cmds ...string) []string {
+		var out []string
+		for _, in := range ins {
+			for _, c := range cmds {
+				if in.cmd == c {
+					out = append(out, in.cmd+" "+in.args)
+				}
+			}
+		}
+		return out
+	}
+	m, a := parseDockerfile(string(main)), parseDockerfile(string(action))
+	for _, cmds := range [][]string{{"FROM"}, {"RUN", "COPY", "ARG"}, {"ENTRYPOINT"}} {
+		if got, want := strings.Join(pick(a, cmds...), "\n"), strings.Join(pick(m, cmds...), "\n"); got != want {
+			t.Errorf("action.Dockerfile's %v differ from Dockerfile's:\n%s\nwant\n%s", cmds, got, want)
+		}
+	}
+	if users := pick(a, "USER"); len(users) != 1 || users[0] != "USER 0:0" {
+		t.Errorf("action.Dockerfile's USER lines %q, want one USER 0:0", users)
+	}
+}

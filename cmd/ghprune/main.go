@@ -83,6 +83,7 @@ var commands = []struct {
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
 	{"explain", "show each step of the decision order for one version", cmdExplain},
 	{"version", "print the version, commit and Go version of this binary", cmdVersion},
+	{"action", "the GitHub Action (action.yml): plan or apply from INPUT_* variables", cmdAction},
 	{"demo", "plan, apply and restore against the built-in GitHub simulator", nil}, // set in init: it calls run
 }
 
@@ -101,6 +102,9 @@ func run(ctx context.Context, args []string, e env) int {
 			e.stdout = e.progress.through(e.stdout)
 		}
 		defer e.progress.clear()
+	}
+	if len(args) > 0 && args[0] == "action" {
+		maskToken(e.stdout, e.getenv, e.secrets)
 	}
 	stdout, stderr := newRedactWriter(e.stdout, e.secrets), newRedactWriter(e.stderr, e.secrets)
 	defer stdout.Flush()

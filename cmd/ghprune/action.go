@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ghprune/ghprune/engine"
+	"github.com/ghprune/ghprune/plan"
+	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/report"
+)
+
+// ghprune action is the GitHub Action (action.yml): the same engine as
+// plan and apply, with its inputs, outputs, job summary and annotations
+// the way Actions passes and reads them. Docker actions get their inputs
+// as INPUT_<NAME> variables (upper case, hyphens kept) and run in
+// GITHUB_WORKSPACE.
+
+// actionInputs are the inputs action.yml declares, by name.
+var actionInputs = []string{"config", "policy", "mode", "token", "fail-on-delete", "journal"}
+
+// stepSummaryMax is what ghprune writes to the job summary at most: GitHub
+// refuses a step's summary over 1 MiB.
+const stepSummaryMax = 900 << 10
+
+// actionEnv is the Actions side of a run.
+type actionEnv struct {
+	e         env
+	workspace string // GITHUB_WORKSPACE: relative paths in inputs are relative to it
+	temp      string // RUNNER_TEMP
+	config    string // as the input gives it, for annotations
+	mode      string // plan or apply
+	failOn    bool
+	policies  []string
+	journal   string
+	report    string // where the JSON report goes
+}
+
+func (a *actionEnv) input(name string) string {
+	return strings.TrimSpace(a.e.getenv("INPUT_" + strings.ToUpper(name)))
+}
+
+// path resolves p against the workspace.
+func (a *actionEnv) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || a.workspace == "" {
+		return p
+	}
+	return filepath.Join(a.workspace, p)
+}
+
+// maskToken tells Actions to mask the token in the log: the action's
+// first workflow command, written past the redaction (which would hide
+// the very token to mask).
+func maskToken(stdout io.Writer, getenv func(string) string, s *secrets) {
+	if getenv == nil {
+		return
+	}
+	if tok := strings.TrimSpace(getenv("INPUT_TOKEN")); tok != "" {
+		fmt.Fprintf(stdout, "::add-mask::%s\n", escapeData(tok))
+		s.add(tok)
+	}
+}
+
+func cmdAction(ctx context.Context, args []string, e env) int {
+	fs := flag.NewFlagSet("action", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: ghprune action\n\nThe GitHub Action (action.yml). It takes no flags: its inputs come from the\nINPUT_* variables Actions sets (%s).\n",
+			strings.Join(actionInputs, ", "))
+	}
+	if code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	a, err := readActionInputs(e)
+	if err != nil {
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(err.Error()))
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+		return exitUsage
+	}
+	cfg, code := a.loadConfig()
+	if cfg == nil {
+		return code
+	}
+	pols, code := selectPolicies(cfg, a.policies, e)
+	if pols == nil {
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData("no such policy in "+a.config+": "+strings.Join(a.policies, ", ")))
+		return code
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.State.Path), 0o755); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+		return exitFailed
+	}
+	jm := engine.JournalOptional
+	if a.mode == "apply" {
+		jm = engine.JournalCreate
+	}
+	eng, code := openEngine(ctx, cfg, "", e, jm)
+	if eng == nil {
+		return code
+	}
+	defer eng.Close()
+	return a.run(ctx, eng, pols)
+}
+
+// readActionInputs reads and checks the inputs.
+func readActionInputs(e env) (*actionEnv, error) {
+	a := &actionEnv{e: e, workspace: e.getenv("GITHUB_WORKSPACE"), temp: e.getenv("RUNNER_TEMP")}
+	if a.temp == "" {
+		a.temp = os.TempDir()
+	}
+	a.config = a.input("config")
+	if a.config == "" {
+		return nil, errors.New("input config is required: the path of a ghprune config in the repository")
+	}
+	for _, p := range strings.Split(a.input("policy"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			a.policies = append(a.policies, p)
+		}
+	}
+	switch a.mode = a.input("mode"); a.mode {
+	case "":
+		a.mode = "plan"
+	case "plan", "apply":
+	default:
+		return nil, fmt.Errorf("input mode must be plan or apply, got %q", a.mode)
+	}
+	if v := a.input("fail-on-delete"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("input fail-on-delete must be true or false, got %q", v)
+		}
+		a.failOn = b
+	}
+	a.journal = a.path(a.input("journal"))
+	if a.journal == "" {
+		a.journal = filepath.Join(a.temp, "ghprune", "journal.db")
+	}
+	a.report = filepath.Join(a.temp, "ghprune", "report.json")
+	return a, nil
+}
+
+// loadConfig reads the config input, annotating each problem on its file
+// and line, and points the config at the action's token and journal.
+func (a *actionEnv) loadConfig() (*policy.Config, int) {
+	e := a.e
+	data, err := policy.ReadFile(a.path(a.config))
+	if err != nil {
+		fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune config::%s\n", escapeProperty(a.config), escapeData(err.Error()))
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return nil, exitUsage
+	}
+	cfg, err := policy.Parse(a.config, data)
+	var errs *policy.Errors
+	if errors.As(err, &errs) {
+		for _, fe := range errs.List {
+			annotate(e.stdout, "error", fe)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%v\n", err)
+		return nil, exitUsage
+	}
+	for _, w := range cfg.Warnings {
+		annotate(e.stdout, "warning", w)
+	}
+	if e.getenv("INPUT_TOKEN") != "" {
+		cfg.GitHub.TokenEnv, cfg.GitHub.TokenFile = "INPUT_TOKEN", ""
+	}
+	cfg.State.Path = a.journal
+	return cfg, 0
+}
+
+// annotate writes a workflow command that annotates fe's file and line.
+func annotate(w io.Writer, level string, fe *policy.FieldError) {
+	props := "file=" + escapeProperty(fe.File)
+	if fe.Line > 0 {
+		props += fmt.Sprintf(",line=%d,col=%d", fe.Line, fe.Column)
+	}
+	msg := fe.Msg
+	if fe.Path != "" {
+		msg = fe.Path + ": " + msg
+	}
+	fmt.Fprintf(w, "::%s %s,title=ghprune config::%s\n", level, props, escapeData(msg))
+}
+
+// run plans or applies, and reports to the log, the job summary and the
+// step's outputs.
+func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, pols []*policy.Policy) int {
+	e := a.e
+	if err := os.MkdirAll(filepath.Dir(a.report), 0o755); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+		return exitFailed
+	}
+	file, err := os.Create(a.report)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+		return exitFailed
+	}
+	defer file.Close()
+	jsonOut := bufio.NewWriterSize(newRedactWriter(file, e.secrets), 1<<16)
+	// The log gets the table between stop-commands markers: nothing a
+	// package name or tag holds can run as a workflow command.
+	stop := stopToken()
+	fmt.Fprintf(e.stdout, "::stop-commands::%s\n", stop)
+	logOut := bufio.NewWriterSize(e.stdout, 1<<16)
+	js, table := report.NewJSONStream(jsonOut), report.NewTableStream(logOut, report.TableOptions{MaxRows: 50})
+	run, runErr := eng.Run(ctx, pols, engine.RunOptions{Apply: a.mode == "apply", Trigger: engine.TriggerCLI, Sink: sinks{js, table}})
+	werr := errors.Join(js.End(run), table.End(run), jsonOut.Flush(), logOut.Flush())
+	fmt.Fprintf(e.stdout, "::%s::\n", stop)
+	if runErr != nil && len(run.Policies) == 0 {
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(runErr.Error()))
+		return exitFailed
+	}
+	a.annotateRun(run)
+	sum := report.SummaryOf(run)
+	werr = errors.Join(werr, a.summary(run), a.outputs(run, sum))
+	switch {
+	case werr != nil:
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", werr)
+		return exitFailed
+	case runErr != nil:
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(runErr.Error()))
+		return exitFailed
+	case a.failOn && a.mode == "plan" && sum.Delete > 0:
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(fmt.Sprintf("the plan deletes %d versions (fail-on-delete)", sum.Delete)))
+		return exitHasDelete
+	}
+	return exitOK
+}
+
+// annotateRun turns each policy's warnings and errors into annotations.
+func (a *actionEnv) annotateRun(run *plan.Run) {
+	for _, p := range run.Policies {
+		for _, w := range p.Warnings {
+			fmt.Fprintf(a.e.stdout, "::warning title=ghprune policy %s::%s\n", escapeProperty(p.Name), escapeData(w))
+		}
+		if p.Err != nil && !errors.Is(p.Err, plan.ErrDeferred) {
+			fmt.Fprintf(a.e.stdout, "::error title=ghprune policy %s::%s\n", escapeProperty(p.Name), escapeData(p.Err.Error()))
+		}
+	}
+}
+
+// summary appends the Markdown report to the job summary, read back from
+// the JSON report (Markdown opens with the summary, so it needs the whole
+// run), at most 50 versions per package and stepSummaryMax in all, and
+// says how to restore what an apply deleted.
+func (a *actionEnv) summary(run *plan.Run) error {
+	path := a.e.getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(a.report)
+	if err != nil {
+		return err
+	}
+	var r report.Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("read the report back: %w", err)
+	}
+	var md bytes.Buffer
+	if err := report.WriteMarkdown(&md, &r, report.TableOptions{MaxRows: 50}); err != nil {
+		return err
+	}
+	if md.Len() > stepSummaryMax {
+		cut := bytes.LastIndexByte(md.Bytes()[:stepSummaryMax], '\n')
+		md.Truncate(max(cut, 0))
+		md.WriteString("\n\n… cut to fit the job summary; the `report` output has every decision.\n")
+	}
+	if run.RunID != nil {
+		fmt.Fprintf(&md, "\n**To restore** what run %d deleted (within 30 days), download the journal artifact and run\n"+
+			"`ghprune restore -config %s -journal journal.db -run %d` (see the README's GitHub Action section).\n",
+			*run.RunID, report.MarkdownEscape(a.config), *run.RunID)
+	}
+	return appendFile(path, a.e.secrets.redact(md.String()))
+}
+
+// outputs writes the step's outputs.
+func (a *actionEnv) outputs(run *plan.Run, s report.Summary) error {
+	path := a.e.getenv("GITHUB_OUTPUT")
+	if path == "" {
+		return nil
+	}
+	runID := ""
+	if run.RunID != nil {
+		runID = strconv.FormatInt(*run.RunID, 10)
+	}
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"planned", strconv.Itoa(s.Delete)}, {"deleted", strconv.Itoa(s.Deleted)}, {"skipped", strconv.Itoa(s.Skipped)},
+		{"failed", strconv.Itoa(s.Failed)}, {"freed-bytes", strconv.FormatInt(s.FreedBytes, 10)}, {"run-id", runID},
+		{"report", a.report}, {"journal", a.journal},
+	} {
+		if strings.ContainsAny(kv[1], "\r\n") {
+			return fmt.Errorf("output %s holds a line break", kv[0])
+		}
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	return appendFile(path, b.String())
+}
+
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// sinks sends a run to several sinks.
+type sinks []engine.Sink
+
+func (s sinks) Start(run *plan.Run) error {
+	var err error
+	for _, k := range s {
+		err = errors.Join(err, k.Start(run))
+	}
+	return err
+}
+
+func (s sinks) Package(p *plan.Policy, pkg *plan.Package) error {
+	var err error
+	for _, k := range s {
+		err = errors.Join(err, k.Package(p, pkg))
+	}
+	return err
+}
+
+func (s sinks) PolicyDone(p *plan.Policy) error {
+	var err error
+	for _, k := range s {
+		err = errors.Join(err, k.PolicyDone(p))
+	}
+	return err
+}
+
+// escapeData escapes a workflow command's message: %, CR and LF.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// escapeProperty escapes a workflow command's property value: as data,
+// and : and , too.
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+// stopToken is a fresh random token for ::stop-commands::.
+func stopToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "ghprune-" + hex.EncodeToString(b[:])
+}
