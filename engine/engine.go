@@ -30,6 +30,7 @@ import (
 	"github.com/ghprune/ghprune/planner"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/registry"
+	"github.com/ghprune/ghprune/snapshot"
 )
 
 // ErrUsage is wrapped by errors that mean the config or the command line must
@@ -83,6 +84,10 @@ type Options struct {
 	// Grace is how long a delete in flight may still take after the run is
 	// cancelled, so that it is answered and journaled (SIGTERM).
 	Grace time.Duration
+	// Snapshot, when set, is where plans and explanations read from instead
+	// of GitHub: no token, no request, no journal. Such an engine cannot
+	// apply or restore.
+	Snapshot *snapshot.Snapshot
 }
 
 // Engine runs the policies of one config against GitHub. It is safe for
@@ -95,6 +100,8 @@ type Engine struct {
 	warn     func(string)
 	client   *githubapi.Client
 	registry *registry.Client // nil when no policy reads container manifests
+	// snapshot, when set, is what the engine plans from; client is nil.
+	snapshot *snapshot.Snapshot
 	journal  *journal.Journal // nil for a plan without a journal
 	metrics  *metrics.Metrics
 	planner  *planner.Planner
@@ -125,6 +132,9 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 		e.warn = func(string) {}
 	}
 	e.cfg.Store(cfg)
+	if o.Snapshot != nil {
+		return e.offline(o), nil
+	}
 	tok, err := ReadToken(cfg, o.Getenv)
 	if err != nil {
 		return nil, usage(err)
@@ -175,6 +185,40 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	e.exec = &executor.Executor{Client: e.client, Journal: e.journal, Clock: e.clock, Logger: e.log.Named("executor"),
 		Pacer: e.pacer, Grace: o.Grace}
 	return e, nil
+}
+
+// offline is an engine that plans from a snapshot.
+func (e *Engine) offline(o Options) *Engine {
+	reg := o.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	e.metrics = metrics.New(reg)
+	e.snapshot = o.Snapshot
+	e.pacer = executor.NewPacer(o.Config.Limits.MutationsPerMinute, e.clock)
+	e.planner = &planner.Planner{Client: o.Snapshot, Registry: o.Snapshot, Facts: o.Snapshot, Logger: e.log.Named("planner")}
+	e.exec = &executor.Executor{Clock: e.clock, Logger: e.log.Named("executor"), Pacer: e.pacer} // never runs: Run refuses to apply
+	return e
+}
+
+// ErrOffline: an engine planning from a snapshot sends nothing, so it does
+// not apply, restore or check a token.
+var ErrOffline = errors.New("planning from a snapshot: nothing is sent to GitHub")
+
+// requests is how many API requests the engine sent: none offline.
+func (e *Engine) requests() int64 {
+	if e.client == nil {
+		return 0
+	}
+	return e.client.Requests()
+}
+
+// rate is the last rate limit GitHub reported: unknown offline.
+func (e *Engine) rate() githubapi.Rate {
+	if e.client == nil {
+		return githubapi.Rate{}
+	}
+	return e.client.Rate()
 }
 
 func (e *Engine) openJournal(ctx context.Context, cfg *policy.Config, mode JournalMode) error {
@@ -328,7 +372,12 @@ func (e *Engine) Reconcile(ctx context.Context) error {
 }
 
 // CheckToken asks GitHub whether it accepts the token now (uncached).
-func (e *Engine) CheckToken(ctx context.Context) error { return e.client.CheckToken(ctx) }
+func (e *Engine) CheckToken(ctx context.Context) error {
+	if e.client == nil {
+		return usage(ErrOffline)
+	}
+	return e.client.CheckToken(ctx)
+}
 
 // Ping checks that the journal is usable.
 func (e *Engine) Ping(ctx context.Context) error {

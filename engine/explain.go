@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/ghprune/ghprune/policy"
 )
@@ -25,7 +26,15 @@ var ErrNoSuchVersion = errors.New("no active version")
 // walks the decision order for the version named by version: its name (a
 // digest for containers), one of its tags, or its numeric id.
 func (e *Engine) Explain(ctx context.Context, pol *policy.Policy, pkg, version string) (*Explanation, error) {
-	now := e.clock.Now()
+	return e.ExplainAt(ctx, pol, pkg, version, time.Time{})
+}
+
+// ExplainAt is Explain as of at (zero: now).
+func (e *Engine) ExplainAt(ctx context.Context, pol *policy.Policy, pkg, version string, at time.Time) (*Explanation, error) {
+	now := at
+	if now.IsZero() {
+		now = e.clock.Now()
+	}
 	vs, facts, err := e.planner.Versions(ctx, pol, pkg, now)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ func (r *RestoreRun) OK() bool {
 // error, wrapping ErrUsage, says the selector cannot be used (an unknown
 // run, an ambiguous package); what the restore itself met is in the result.
 func (e *Engine) Restore(ctx context.Context, sel Selector, dryRun bool) (*RestoreRun, error) {
+	if e.client == nil {
+		return nil, usage(ErrOffline)
+	}
 	if err := e.checkRun(ctx, sel.RunID); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,10 @@ type RunOptions struct {
 	// Progress, when set, is told where the run stands at each package
 	// decided, each deletion done, and each pause for the budget.
 	Progress func(plan.Progress)
+	// At, when set, is the time decisions are made at (a plan as of next
+	// month: ages and newer_than are computed at At); zero is now. Only
+	// for plans.
+	At time.Time
 }
 
 // Sink receives a run as it is made, so that a run of any size holds only
@@ -80,7 +84,10 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 	apply, trigger := o.Apply, o.Trigger
 	cfg := e.cfg.Load() // one config for the whole run, whatever a reload does
 	start := e.clock.Now()
-	startReqs, startFetches := e.client.Requests(), e.registry.Fetches()
+	if e.client == nil && o.Apply {
+		return &plan.Run{Mode: policy.ModePlan, StartedAt: e.clock.Now()}, usage(ErrOffline)
+	}
+	startReqs, startFetches := e.requests(), e.registry.Fetches()
 	run := &plan.Run{Mode: policy.ModePlan, StartedAt: start}
 	enforce := false
 	var names []string
@@ -114,7 +121,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 			mode = cfg.EffectiveMode(p)
 		}
 		pr := &policyRun{e: e, p: p, pp: &plan.Policy{Name: p.Name, Mode: mode}, runID: runID, sink: o.Sink,
-			selectedBy: selectedBy, budget: b, progress: prog}
+			selectedBy: selectedBy, budget: b, progress: prog, at: o.At}
 		pp := pr.run(ctx)
 		run.Policies = append(run.Policies, pp)
 		if pp.Err != nil && !errors.Is(pp.Err, plan.ErrDeferred) {
@@ -130,7 +137,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 		}
 	}
 	run.FinishedAt = e.clock.Now()
-	run.APIRequests = e.client.Requests() - startReqs
+	run.APIRequests = e.requests() - startReqs
 	run.ManifestFetches = e.registry.Fetches() - startFetches
 	run.Estimate = e.estimate(cfg, run, pols)
 	var runErr error
@@ -244,7 +251,7 @@ func paced(n int, perMinute float64) time.Duration {
 // first lasts until the reset it reported, the others a window (an hour)
 // each.
 func (e *Engine) budgetWaits(cfg *policy.Config, requests int) (int, time.Duration) {
-	r, share := e.client.Rate(), cfg.Limits.BudgetShare
+	r, share := e.rate(), cfg.Limits.BudgetShare
 	if !r.Known || r.Limit <= 0 || share >= 1 {
 		return 0, 0
 	}
@@ -282,7 +289,7 @@ func (b *budget) wait(ctx context.Context, requests int) error {
 			return &plan.Deferral{Cause: plan.RunDeadline, Detail: fmt.Sprintf(
 				"the run reached limits.max_run_duration at %s", b.deadline.UTC().Format(time.RFC3339))}
 		}
-		r := e.client.Rate()
+		r := e.rate()
 		if !r.Known || r.Limit <= 0 || b.share >= 1 || !r.Reset.After(now) {
 			return nil // no primary limit, no share kept, or the window was renewed since
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -35,6 +36,7 @@ type policyRun struct {
 	selectedBy map[string]string
 	budget     *budget
 	progress   *progress
+	at         time.Time // decisions are made at at; zero is now
 
 	lint *policy.PlanLint
 	cap  *policy.RunCap
@@ -61,7 +63,11 @@ func (r *policyRun) secondPass() bool {
 func (r *policyRun) run(ctx context.Context) *plan.Policy {
 	e, p, pp := r.e, r.p, r.pp
 	pstart := e.clock.Now()
-	startReqs := e.client.Requests()
+	decideAt := pstart
+	if !r.at.IsZero() {
+		decideAt = r.at
+	}
+	startReqs := e.requests()
 	// This run's planner and executor: they wait for the budget within its
 	// deadline.
 	pl, ex := *e.planner, *e.exec
@@ -80,7 +86,7 @@ func (r *policyRun) run(ctx context.Context) *plan.Policy {
 	defer r.spill.close()
 	if err == nil {
 		var planned *plan.Policy
-		planned, err = pl.Each(ctx, p, pp.Mode, pstart, r.add)
+		planned, err = pl.Each(ctx, p, pp.Mode, decideAt, r.add)
 		if planned != nil && err == nil {
 			r.lintEnd()
 		}
@@ -110,7 +116,7 @@ func (r *policyRun) run(ctx context.Context) *plan.Policy {
 		pp.Err = err
 		e.log.Warn("policy run failed", zap.String("policy", p.Name), zap.Error(err))
 	}
-	pp.APIRequests = e.client.Requests() - startReqs
+	pp.APIRequests = e.requests() - startReqs
 	now := e.clock.Now()
 	e.metrics.PolicyRun(pp, result, now.Sub(pstart), now)
 	return pp

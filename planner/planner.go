@@ -54,6 +54,10 @@ type Planner struct {
 	Registry Registry
 	// Cache, when set, keeps manifests by digest across runs.
 	Cache ManifestCache
+	// AllManifests reads the manifests of every container package, even
+	// one with nothing to delete now: a snapshot, from which plans are
+	// made at other times and with other policies.
+	AllManifests bool
 	// Budget, when set, is asked before each package is listed for the
 	// requests listing it takes, and may wait for the token's rate limit to
 	// reset; an error (a *plan.Deferral: the run's deadline came first)
@@ -199,7 +203,7 @@ const (
 // reads no manifest.
 func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Version, policy.Facts, error) {
 	vs, facts, err := p.versions(ctx, pol, owner, pkg)
-	if err != nil || !pol.Select.IsContainer() || !anyDelete(pol.Decide(vs, now, facts)) {
+	if err != nil || !pol.Select.IsContainer() || (!p.AllManifests && !anyDelete(pol.Decide(vs, now, facts))) {
 		return vs, facts, err
 	}
 	err = p.graphFacts(ctx, pol, pkg.Name, vs, &facts)

@@ -21,6 +21,8 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 	pkg := fs.String("package", "", "the `package` (required)")
 	version := fs.String("version", "", "the version `name` (a digest for containers), a tag, or a numeric version id")
 	format := fs.String("format", "", "table or json")
+	snapPath := fs.String("snapshot", "", "explain from the snapshot `file` instead of GitHub: no request, no token")
+	atFlag := fs.String("at", "", "explain as of `TIME`: RFC 3339, a date, or +30d/+2w from now")
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
@@ -42,12 +44,26 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
 		return exitUsage
 	}
-	eng, code := openEngine(ctx, cfg, "warn", e, engine.JournalOptional)
-	if eng == nil {
+	at, err := policy.ParseAt(*atFlag, e.clock.Now())
+	if err != nil {
+		fmt.Fprintf(e.stderr, "ghprune explain: -at: %v\n", err)
+		return exitUsage
+	}
+	var eng *engine.Engine
+	if *snapPath != "" {
+		snap, code := loadSnapshot(*snapPath, e)
+		if snap == nil {
+			return code
+		}
+		eng, code = openOffline(ctx, cfg, snap, "warn", e)
+		if eng == nil {
+			return code
+		}
+	} else if eng, code = openEngine(ctx, cfg, "warn", e, engine.JournalOptional); eng == nil {
 		return code
 	}
 	defer eng.Close()
-	x, err := eng.Explain(ctx, pol, *pkg, *version)
+	x, err := eng.ExplainAt(ctx, pol, *pkg, *version, at)
 	if err != nil {
 		if errors.Is(err, engine.ErrNoSuchVersion) {
 			fmt.Fprintf(e.stderr, "ghprune explain: %v\n", report.Escape(err.Error()))

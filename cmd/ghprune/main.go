@@ -81,6 +81,7 @@ var commands = []struct {
 	{"serve", "the daemon: each policy on its schedule; /metrics and /healthz", cmdServe},
 	{"history", "runs and deletions from the journal", cmdHistory},
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
+	{"snapshot", "read what the policies' plans read, once, into a file that plan, explain and test read instead", cmdSnapshot},
 	{"explain", "show each step of the decision order for one version", cmdExplain},
 	{"version", "print the version, commit and Go version of this binary", cmdVersion},
 	{"action", "the GitHub Action (action.yml): plan or apply from INPUT_* variables", cmdAction},

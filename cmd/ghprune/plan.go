@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/plan"
@@ -20,6 +21,8 @@ type runFlags struct {
 	verbose     bool
 	detailed    bool
 	maxRows     int
+	// plan only
+	snapshot, at string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -35,6 +38,8 @@ func cmdPlan(ctx context.Context, args []string, e env) int {
 	var f runFlags
 	f.register(fs)
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 3 when the plan deletes something")
+	fs.StringVar(&f.snapshot, "snapshot", "", "plan from the snapshot `file` (ghprune snapshot) instead of GitHub: no request, no token")
+	fs.StringVar(&f.at, "at", "", "plan as of `TIME`: RFC 3339, a date, or +30d/+2w from now; several, comma-separated, give a table of what each deletes")
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
@@ -73,17 +78,26 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
-	jm := engine.JournalOptional
-	if apply {
-		jm = engine.JournalCreate
+	horizons, err := parseHorizons(f.at, e.clock.Now())
+	if err != nil {
+		out.Abort()
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		return exitUsage
 	}
-	eng, code := openEngine(ctx, cfg, f.logLevel, e, jm)
+	eng, code := openRunEngine(ctx, cfg, f, apply, e)
 	if eng == nil {
 		out.Abort()
 		return code
 	}
 	defer eng.Close()
-	run, runErr, werr := runAndReport(ctx, eng, pols, apply, out, format, f, e)
+	if len(horizons) > 1 {
+		return planHorizons(ctx, eng, cfg, pols, horizons, out, format, f, e)
+	}
+	var at time.Time
+	if len(horizons) == 1 {
+		at = horizons[0].at
+	}
+	run, runErr, werr := runAndReport(ctx, eng, pols, apply, at, out, format, f, e)
 	if runErr != nil && len(run.Policies) == 0 {
 		// Nothing was planned (the journal is locked by another enforcing
 		// run, say): an empty report must not replace the last one.
@@ -116,8 +130,8 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 // summary) opens with the summary, so it is written from the whole run.
 // The write error is the report's; when the run planned nothing at all
 // (run.Policies empty) nothing has reached out.
-func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy, apply bool, out io.Writer, format string, f runFlags, e env) (*plan.Run, error, error) {
-	o := engine.RunOptions{Apply: apply, Trigger: engine.TriggerCLI}
+func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy, apply bool, at time.Time, out io.Writer, format string, f runFlags, e env) (*plan.Run, error, error) {
+	o := engine.RunOptions{Apply: apply, Trigger: engine.TriggerCLI, At: at}
 	if e.progress != nil {
 		o.Progress = func(p plan.Progress) { e.progress.show(formatProgress(p, e.clock.Now())) }
 		defer e.progress.clear()
@@ -152,4 +166,21 @@ func runAndReport(ctx context.Context, eng *engine.Engine, pols []*policy.Policy
 // colorAllowed honours NO_COLOR (https://no-color.org) and TERM=dumb.
 func colorAllowed(e env) bool {
 	return e.getenv != nil && e.getenv("NO_COLOR") == "" && e.getenv("TERM") != "dumb"
+}
+
+// openRunEngine opens the engine of a plan or an apply: from -snapshot
+// when given (a plan), else against GitHub.
+func openRunEngine(ctx context.Context, cfg *policy.Config, f runFlags, apply bool, e env) (*engine.Engine, int) {
+	if f.snapshot != "" {
+		snap, code := loadSnapshot(f.snapshot, e)
+		if snap == nil {
+			return nil, code
+		}
+		return openOffline(ctx, cfg, snap, f.logLevel, e)
+	}
+	jm := engine.JournalOptional
+	if apply {
+		jm = engine.JournalCreate
+	}
+	return openEngine(ctx, cfg, f.logLevel, e, jm)
 }

@@ -1,0 +1,28 @@
+package policy
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseAt(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                     now,
+		"+30d":                 now.Add(30 * 24 * time.Hour),
+		"+2w":                  now.Add(14 * 24 * time.Hour),
+		"-12h":                 now.Add(-12 * time.Hour),
+		"2027-01-31":           time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC),
+		"2027-01-31T12:00:00Z": time.Date(2027, 1, 31, 12, 0, 0, 0, time.UTC),
+	} {
+		got, err := ParseAt(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseAt(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"tomorrow", "+30", "30d", "+", "2027-13-01"} {
+		if _, err := ParseAt(bad, now); err == nil {
+			t.Errorf("ParseAt(%q) accepted", bad)
+		}
+	}
+}

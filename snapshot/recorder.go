@@ -1,0 +1,185 @@
+package snapshot
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ghprune/ghprune/githubapi"
+	"github.com/ghprune/ghprune/registry"
+)
+
+// The live sources a Recorder reads through: the planner's Client,
+// Registry, Facts and ManifestCache, as GitHub, the registry and the
+// journal implement them.
+type (
+	liveClient interface {
+		Identity(ctx context.Context) (githubapi.Identity, error)
+		ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error)
+		GetPackage(ctx context.Context, owner githubapi.Owner, packageType, name string) (githubapi.Package, error)
+		ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error)
+	}
+	liveRegistry interface {
+		Fetch(ctx context.Context, repo, digest string) (*registry.Manifest, error)
+	}
+	liveFacts interface {
+		Refused(ctx context.Context, ownerType, owner, packageType, pkg, reason string) (map[int64]bool, error)
+	}
+	liveCache interface {
+		Manifest(ctx context.Context, digest string) (mediaType string, body []byte, ok bool, err error)
+		PutManifest(ctx context.Context, digest, mediaType string, body []byte, at time.Time) error
+	}
+)
+
+// Recorder reads through the live sources of a plan and keeps what they
+// answer in a Snapshot: taking a snapshot is planning with a Recorder in
+// the planner's place, so it reads exactly what a plan reads.
+type Recorder struct {
+	S        *Snapshot
+	Client   liveClient
+	Registry liveRegistry // nil: no registry
+	Facts    liveFacts    // nil: no journal
+	Cache    liveCache    // nil: no journal
+
+	mu sync.Mutex
+}
+
+// Identity records the token's login.
+func (r *Recorder) Identity(ctx context.Context) (githubapi.Identity, error) {
+	id, err := r.Client.Identity(ctx)
+	if err == nil {
+		r.mu.Lock()
+		r.S.Login = id.Login
+		r.mu.Unlock()
+	}
+	return id, err
+}
+
+// ListPackages records a listing.
+func (r *Recorder) ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error) {
+	pkgs, err := r.Client.ListPackages(ctx, owner, packageType, visibility)
+	if err != nil {
+		return pkgs, err
+	}
+	l := Listing{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Visibility: visibility}
+	for _, p := range pkgs {
+		l.Packages = append(l.Packages, ListedPackage{Name: p.Name, Visibility: p.Visibility, VersionCount: p.VersionCount})
+		if owner.Kind == githubapi.OwnerSelf && l.Owner == "" {
+			l.Owner = p.OwnerLogin
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, old := range r.S.Listings {
+		if old.OwnerKind == l.OwnerKind && old.Owner == l.Owner && old.Type == l.Type && old.Visibility == l.Visibility {
+			r.S.Listings[i] = l
+			return pkgs, nil
+		}
+	}
+	r.S.Listings = append(r.S.Listings, l)
+	return pkgs, nil
+}
+
+// GetPackage reads through.
+func (r *Recorder) GetPackage(ctx context.Context, owner githubapi.Owner, packageType, name string) (githubapi.Package, error) {
+	return r.Client.GetPackage(ctx, owner, packageType, name)
+}
+
+// ListVersions records a package's versions (the last listing of it).
+func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error) {
+	list, err := r.Client.ListVersions(ctx, owner, packageType, name, opts)
+	if err != nil || opts.State == githubapi.StateDeleted {
+		return list, err
+	}
+	p := Package{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Name: name, VersionCount: opts.VersionCount,
+		Versions: make([]Version, len(list.Versions))}
+	for i, v := range list.Versions {
+		sv := Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAtRaw: v.RawCreatedAt, UpdatedAtRaw: v.RawUpdatedAt}
+		if !v.CreatedAt.IsZero() {
+			t := v.CreatedAt
+			sv.CreatedAt = &t
+		}
+		if !v.UpdatedAt.IsZero() {
+			t := v.UpdatedAt
+			sv.UpdatedAt = &t
+		}
+		p.Versions[i] = sv
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.S.Listings {
+		if l.OwnerKind == p.OwnerKind && (owner.Kind == githubapi.OwnerSelf || l.Owner == p.Owner) && l.Type == packageType {
+			for _, lp := range l.Packages {
+				if lp.Name == name {
+					p.Visibility = lp.Visibility
+					if owner.Kind == githubapi.OwnerSelf {
+						p.Owner = l.Owner
+					}
+				}
+			}
+		}
+	}
+	for i, old := range r.S.Packages {
+		if old.OwnerKind == p.OwnerKind && old.Owner == p.Owner && old.Type == p.Type && old.Name == p.Name {
+			p.DownloadLimited = old.DownloadLimited
+			r.S.Packages[i] = p
+			return list, nil
+		}
+	}
+	r.S.Packages = append(r.S.Packages, p)
+	return list, nil
+}
+
+// Refused records the versions the journal remembers GitHub refused.
+func (r *Recorder) Refused(ctx context.Context, ownerType, owner, packageType, name, reason string) (map[int64]bool, error) {
+	if r.Facts == nil {
+		return map[int64]bool{}, nil
+	}
+	refused, err := r.Facts.Refused(ctx, ownerType, owner, packageType, name, reason)
+	if err != nil || len(refused) == 0 {
+		return refused, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.S.Packages {
+		p := &r.S.Packages[i]
+		if p.OwnerKind == ownerType && p.Type == packageType && p.Name == name {
+			p.DownloadLimited = p.DownloadLimited[:0]
+			for id := range refused {
+				p.DownloadLimited = append(p.DownloadLimited, id)
+			}
+			slices.Sort(p.DownloadLimited)
+		}
+	}
+	return refused, nil
+}
+
+// Fetch records a manifest read from the registry.
+func (r *Recorder) Fetch(ctx context.Context, repo, digest string) (*registry.Manifest, error) {
+	m, err := r.Registry.Fetch(ctx, repo, digest)
+	if err == nil {
+		r.keep(digest, m.MediaType, m.Raw)
+	}
+	return m, err
+}
+
+// Manifest records a manifest found in the journal's cache.
+func (r *Recorder) Manifest(ctx context.Context, digest string) (string, []byte, bool, error) {
+	mt, body, ok, err := r.Cache.Manifest(ctx, digest)
+	if ok && err == nil && registry.Verify(digest, body) == nil {
+		r.keep(digest, mt, body)
+	}
+	return mt, body, ok, err
+}
+
+// PutManifest writes through to the cache.
+func (r *Recorder) PutManifest(ctx context.Context, digest, mediaType string, body []byte, at time.Time) error {
+	return r.Cache.PutManifest(ctx, digest, mediaType, body, at)
+}
+
+func (r *Recorder) keep(digest, mediaType string, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.S.Manifests[digest] = Manifest{MediaType: mediaType, Body: append([]byte(nil), body...)}
+}

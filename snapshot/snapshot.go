@@ -1,0 +1,253 @@
+// Package snapshot is what a plan reads from GitHub, kept in one file: the
+// packages the policies select, every version with its tags and dates,
+// the versions GitHub refused to delete for their downloads, and the
+// manifests of container packages. A plan, explain or policy test made
+// from a snapshot reads nothing else: no request, no token. The format is
+// versioned and documented in docs/snapshot.md.
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Format and FormatVersion name the file format.
+const (
+	Format        = "ghprune-snapshot"
+	FormatVersion = 1
+)
+
+// MaxBytes bounds a snapshot as read (after gzip): a file is input, and a
+// gzip of a few kilobytes may hold gigabytes.
+const MaxBytes = 2 << 30
+
+// maxBytes is MaxBytes, lowered by the test of the bound.
+var maxBytes int64 = MaxBytes
+
+// Snapshot is one snapshot file.
+type Snapshot struct {
+	Format  string    `json:"format"`
+	Version int       `json:"version"`
+	TakenAt time.Time `json:"taken_at"`
+	// APIURL is the API the snapshot was read from.
+	APIURL string `json:"api_url"`
+	// Login is the token's own account, for policies of a user: GitHub
+	// serves a token's own packages under /user. Empty when unknown.
+	Login string `json:"login,omitempty"`
+	// Listings are the package listings read, one per owner, package type
+	// and visibility filter.
+	Listings []Listing `json:"listings"`
+	// Packages are the packages whose versions were read.
+	Packages []Package `json:"packages"`
+	// Manifests are the container manifests read, by digest.
+	Manifests map[string]Manifest `json:"manifests,omitempty"`
+}
+
+// Listing is one listing of an owner's packages of one type.
+type Listing struct {
+	// Owner is how the API addressed it: org, user or self, and the login
+	// (empty for self).
+	OwnerKind string `json:"owner_kind"`
+	Owner     string `json:"owner,omitempty"`
+	Type      string `json:"package_type"`
+	// Visibility is the filter GitHub was asked for; "" is none.
+	Visibility string `json:"visibility,omitempty"`
+	// Packages are the names and what GitHub said of each.
+	Packages []ListedPackage `json:"packages"`
+}
+
+// ListedPackage is a package as a listing gives it.
+type ListedPackage struct {
+	Name         string `json:"name"`
+	Visibility   string `json:"visibility"`
+	VersionCount int    `json:"version_count"`
+}
+
+// Package is one package whose versions were read.
+type Package struct {
+	OwnerKind    string `json:"owner_kind"`
+	Owner        string `json:"owner,omitempty"`
+	Type         string `json:"package_type"`
+	Name         string `json:"name"`
+	Visibility   string `json:"visibility"`
+	VersionCount int    `json:"version_count"`
+	// Versions are the active versions, newest first, as listed.
+	Versions []Version `json:"versions"`
+	// DownloadLimited are the versions GitHub refused to delete for their
+	// downloads (more than 5,000, public): the journal's memory of them.
+	DownloadLimited []int64 `json:"download_limited,omitempty"`
+}
+
+// Version is one version as GitHub listed it.
+type Version struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Tags are null for package types without tags, and [] for an
+	// untagged container version.
+	Tags []string `json:"tags"`
+	// CreatedAt and UpdatedAt are the valid timestamps; when GitHub sent
+	// something else, the *Raw fields hold it as it came (a version whose
+	// age is unknown is kept).
+	CreatedAt    *time.Time `json:"created_at,omitempty"`
+	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+	CreatedAtRaw string     `json:"created_at_raw,omitempty"`
+	UpdatedAtRaw string     `json:"updated_at_raw,omitempty"`
+}
+
+// Manifest is a manifest's bytes as the registry served them.
+type Manifest struct {
+	MediaType string `json:"media_type"`
+	Body      []byte `json:"body"` // base64 in the file: the bytes must hash to the digest
+}
+
+// New starts an empty snapshot.
+func New(apiURL string, takenAt time.Time) *Snapshot {
+	return &Snapshot{Format: Format, Version: FormatVersion, TakenAt: takenAt.UTC(), APIURL: apiURL, Manifests: map[string]Manifest{}}
+}
+
+// Load reads a snapshot file, gzip-compressed or not (by its first bytes,
+// whatever its name), and checks it.
+func Load(path string) (*Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	defer f.Close()
+	s, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Read reads and checks a snapshot from r.
+func Read(r io.Reader) (*Snapshot, error) {
+	br := bufio.NewReader(r)
+	var in io.Reader = br
+	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	lr := &io.LimitedReader{R: in, N: maxBytes + 1}
+	dec := json.NewDecoder(lr)
+	var s Snapshot
+	if err := dec.Decode(&s); err != nil {
+		if lr.N <= 0 {
+			return nil, fmt.Errorf("larger than %d bytes", maxBytes)
+		}
+		return nil, fmt.Errorf("not a snapshot: %w", err)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if s.Manifests == nil {
+		s.Manifests = map[string]Manifest{}
+	}
+	return &s, nil
+}
+
+// check refuses a snapshot this ghprune cannot read faithfully.
+func (s *Snapshot) check() error {
+	if s.Format != Format {
+		return fmt.Errorf("not a ghprune snapshot: format %q, want %q", cut(s.Format), Format)
+	}
+	if s.Version != FormatVersion {
+		return fmt.Errorf("snapshot format version %d: this ghprune reads version %d", s.Version, FormatVersion)
+	}
+	var problems []string
+	for i, l := range s.Listings {
+		if !kind(l.OwnerKind) || l.Type == "" || (l.OwnerKind != "self" && l.Owner == "") {
+			problems = append(problems, fmt.Sprintf("listings[%d]: owner_kind (org, user or self), owner and package_type are required", i))
+		}
+	}
+	for i, p := range s.Packages {
+		at := fmt.Sprintf("packages[%d]", i)
+		if !kind(p.OwnerKind) || p.Type == "" || p.Name == "" || (p.OwnerKind != "self" && p.Owner == "") {
+			problems = append(problems, at+": owner_kind (org, user or self), owner, package_type and name are required")
+		}
+		seen := make(map[int64]bool, len(p.Versions))
+		for j, v := range p.Versions {
+			if seen[v.ID] {
+				problems = append(problems, fmt.Sprintf("%s.versions[%d]: id %d listed twice", at, j, v.ID))
+			}
+			seen[v.ID] = true
+		}
+		if len(problems) >= 20 {
+			break
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func kind(k string) bool { return k == "org" || k == "user" || k == "self" }
+
+// cut shortens a value echoed in an error.
+func cut(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// Write writes s to path, gzip-compressed when the name ends in .gz,
+// through a temporary file renamed into place.
+func (s *Snapshot) Write(path string) error {
+	var buf bytes.Buffer
+	if err := s.encode(&buf, strings.HasSuffix(path, ".gz")); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dirOf(path), ".snapshot-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// Encode writes s to w as JSON, gzip-compressed when zip.
+func (s *Snapshot) encode(w io.Writer, zip bool) error {
+	if zip {
+		zw := gzip.NewWriter(w)
+		if err := json.NewEncoder(zw).Encode(s); err != nil {
+			return err
+		}
+		return zw.Close()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(s)
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
