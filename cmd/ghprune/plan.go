@@ -22,7 +22,7 @@ type runFlags struct {
 	detailed    bool
 	maxRows     int
 	// plan only
-	snapshot, at string
+	snapshot, at, baseline string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -39,6 +39,7 @@ func cmdPlan(ctx context.Context, args []string, e env) int {
 	f.register(fs)
 	fs.BoolVar(&f.detailed, "detailed-exitcode", false, "exit 3 when the plan deletes something")
 	fs.StringVar(&f.snapshot, "snapshot", "", "plan from the snapshot `file` (ghprune snapshot) instead of GitHub: no request, no token")
+	fs.StringVar(&f.baseline, "baseline", "", "compare with the config `file` OLD: list only the versions whose action or deciding rule differs")
 	fs.StringVar(&f.at, "at", "", "plan as of `TIME`: RFC 3339, a date, or +30d/+2w from now; several, comma-separated, give a table of what each deletes")
 	if code, ok := parseFlags(fs, args, e); !ok {
 		return code
@@ -77,6 +78,9 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
+	}
+	if f.baseline != "" {
+		return planDiff(ctx, cfg, pols, f, out, format, e)
 	}
 	horizons, err := parseHorizons(f.at, e.clock.Now())
 	if err != nil {
