@@ -16,10 +16,7 @@ import (
 // seeded with packages of the kinds it is written for: it finds something
 // to delete, sends no DELETE and warns of nothing.
 func TestConfigs_PlanAgainstSimulator(t *testing.T) {
-	files, err := filepath.Glob("../../configs/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no configs: %v", err)
-	}
+	files := exampleConfigs(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			h := newHarness(t, simulator.Options{PrimaryLimit: 5000})

@@ -83,6 +83,7 @@ var commands = []struct {
 	{"restore", "restore deleted versions recorded in the journal", cmdRestore},
 	{"snapshot", "read what the policies' plans read, once, into a file that plan, explain and test read instead", cmdSnapshot},
 	{"explain", "show each step of the decision order for one version", cmdExplain},
+	{"test", "check a policy tests file: the decisions each case expects, planned offline", cmdTest},
 	{"version", "print the version, commit and Go version of this binary", cmdVersion},
 	{"action", "the GitHub Action (action.yml): plan or apply from INPUT_* variables", cmdAction},
 	{"demo", "plan, apply and restore against the built-in GitHub simulator", nil}, // set in init: it calls run
