@@ -19,7 +19,9 @@ import (
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/policytest"
 	"github.com/ghprune/ghprune/report"
+	"github.com/ghprune/ghprune/snapshot"
 )
 
 // ghprune action is the GitHub Action (action.yml): the same engine as
@@ -29,7 +31,7 @@ import (
 // GITHUB_WORKSPACE.
 
 // actionInputs are the inputs action.yml declares, by name.
-var actionInputs = []string{"config", "policy", "mode", "token", "fail-on-delete", "journal"}
+var actionInputs = []string{"config", "policy", "mode", "token", "fail-on-delete", "journal", "baseline", "tests"}
 
 // stepSummaryMax is what ghprune writes to the job summary at most: GitHub
 // refuses a step's summary over 1 MiB.
@@ -46,6 +48,8 @@ type actionEnv struct {
 	policies  []string
 	journal   string
 	report    string // where the JSON report goes
+	baseline  string // the config to compare with (a pull request's base), as the input gives it
+	tests     string // the policy tests file, as the input gives it
 }
 
 func (a *actionEnv) input(name string) string {
@@ -110,7 +114,7 @@ func cmdAction(ctx context.Context, args []string, e env) int {
 		return code
 	}
 	defer eng.Close()
-	return a.run(ctx, eng, pols)
+	return a.run(ctx, eng, cfg, pols)
 }
 
 // readActionInputs reads and checks the inputs.
@@ -147,6 +151,10 @@ func readActionInputs(e env) (*actionEnv, error) {
 		a.journal = filepath.Join(a.temp, "ghprune", "journal.db")
 	}
 	a.report = filepath.Join(a.temp, "ghprune", "report.json")
+	a.baseline, a.tests = a.input("baseline"), a.input("tests")
+	if a.baseline != "" && a.mode != "plan" {
+		return nil, errors.New("input baseline compares two plans, for a pull request: use it with mode plan")
+	}
 	return a, nil
 }
 
@@ -181,8 +189,14 @@ func (a *actionEnv) loadConfig() (*policy.Config, int) {
 	return cfg, 0
 }
 
-// annotate writes a workflow command that annotates fe's file and line.
+// annotate writes a workflow command that annotates fe's file and line of
+// a config.
 func annotate(w io.Writer, level string, fe *policy.FieldError) {
+	annotateAs(w, level, "ghprune config", fe)
+}
+
+// annotateAs annotates fe's file and line under title.
+func annotateAs(w io.Writer, level, title string, fe *policy.FieldError) {
 	props := "file=" + escapeProperty(fe.File)
 	if fe.Line > 0 {
 		props += fmt.Sprintf(",line=%d,col=%d", fe.Line, fe.Column)
@@ -191,13 +205,28 @@ func annotate(w io.Writer, level string, fe *policy.FieldError) {
 	if fe.Path != "" {
 		msg = fe.Path + ": " + msg
 	}
-	fmt.Fprintf(w, "::%s %s,title=ghprune config::%s\n", level, props, escapeData(msg))
+	fmt.Fprintf(w, "::%s %s,title=%s::%s\n", level, props, escapeProperty(title), escapeData(msg))
 }
 
 // run plans or applies, and reports to the log, the job summary and the
-// step's outputs.
-func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, pols []*policy.Policy) int {
+// step's outputs. A tests file is checked first: in apply mode a failing
+// case stops the step before anything is deleted.
+func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) int {
 	e := a.e
+	extra := map[string]string{"changed": "", "tests-failed": ""}
+	testsCode := exitOK
+	if a.tests != "" {
+		extra["tests-failed"], testsCode = a.policyTests(ctx, eng, cfg)
+		if testsCode == exitUsage || (testsCode != exitOK && a.mode == "apply") {
+			if testsCode == exitFailed && extra["tests-failed"] != "" {
+				fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(extra["tests-failed"]+" policy tests failed, so nothing was applied"))
+			}
+			if err := a.outputs(nil, report.Summary{}, extra); err != nil {
+				fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+			}
+			return testsCode
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(a.report), 0o755); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
 		return exitFailed
@@ -224,7 +253,12 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, pols []*policy.
 	}
 	a.annotateRun(run)
 	sum := report.SummaryOf(run)
-	werr = errors.Join(werr, a.summary(run), a.outputs(run, sum))
+	werr = errors.Join(werr, a.summary(run))
+	diffCode := exitOK
+	if a.baseline != "" {
+		extra["changed"], diffCode = a.diff(ctx, eng, cfg, pols)
+	}
+	werr = errors.Join(werr, a.outputs(run, sum, extra))
 	switch {
 	case werr != nil:
 		fmt.Fprintf(e.stderr, "ghprune action: %v\n", werr)
@@ -232,11 +266,147 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, pols []*policy.
 	case runErr != nil:
 		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(runErr.Error()))
 		return exitFailed
+	case diffCode != exitOK:
+		return diffCode
+	case testsCode != exitOK:
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(extra["tests-failed"]+" policy tests failed"))
+		return testsCode
 	case a.failOn && a.mode == "plan" && sum.Delete > 0:
 		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(fmt.Sprintf("the plan deletes %d versions (fail-on-delete)", sum.Delete)))
 		return exitHasDelete
 	}
 	return exitOK
+}
+
+// policyTests checks the tests file against the config, planned offline
+// from its synthetic packages and, for the cases that name live packages,
+// a snapshot read through eng, and appends the results to the job summary.
+// Each failing case annotates its line of the tests file. It returns how
+// many cases failed ("" when the file could not be run) and an exit code:
+// 2 for a bad file, 1 when a case failed.
+func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *policy.Config) (string, int) {
+	e := a.e
+	// Read by its path in the workspace, named as the input gives it: the
+	// annotations then land on the file in the pull request.
+	data, err := policytest.ReadFile(a.path(a.tests))
+	var tf *policytest.File
+	if err == nil {
+		tf, err = policytest.Parse(a.tests, data)
+	}
+	var suite *policytest.Suite
+	if err == nil {
+		suite, err = policytest.Bind(tf, cfg)
+	}
+	if err != nil {
+		var errs *policy.Errors
+		if errors.As(err, &errs) {
+			for _, fe := range errs.List {
+				annotateAs(e.stdout, "error", "ghprune tests", fe)
+			}
+		} else {
+			fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune tests::%s\n", escapeProperty(a.tests), escapeData(err.Error()))
+		}
+		fmt.Fprintf(e.stderr, "%s\n", report.Escape(err.Error()))
+		return "", exitUsage
+	}
+	var base *snapshot.Snapshot
+	if pols, cases := suite.Unsynthetic(); len(cases) > 0 {
+		snap, errs := eng.Snapshot(ctx, pols)
+		for _, err := range errs {
+			fmt.Fprintf(e.stdout, "::error title=ghprune tests::%s\n", escapeData(err.Error()))
+		}
+		if snap == nil || len(errs) > 0 {
+			return "", exitFailed
+		}
+		base, suite.Source = snap, "what GitHub listed"
+	}
+	now := e.clock.Now()
+	off, code := openOffline(ctx, cfg, suite.Snapshot(base, now), "", e)
+	if off == nil {
+		return "", code
+	}
+	defer off.Close()
+	results, err := suite.Run(ctx, off, now)
+	if err != nil {
+		fmt.Fprintf(e.stdout, "::error title=ghprune tests::%s\n", escapeData(err.Error()))
+		return "", exitFailed
+	}
+	rep := policytest.NewReport(results)
+	for _, r := range rep.Cases {
+		if !r.Pass {
+			fmt.Fprintf(e.stdout, "::error file=%s,line=%d,title=ghprune test %s::%s\n", escapeProperty(a.tests), r.Line,
+				escapeProperty(r.Name), escapeData(report.ShortDigests(r.Failure())))
+		}
+	}
+	var md bytes.Buffer
+	bw := bufio.NewWriter(&md)
+	werr := writeTestMarkdown(bw, rep, testView{file: a.tests, runAt: now.UTC()})
+	if werr = errors.Join(werr, bw.Flush()); werr == nil {
+		werr = a.appendSummary(md.String())
+	}
+	if werr != nil {
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", werr)
+		return "", exitFailed
+	}
+	if rep.Failed > 0 {
+		return strconv.Itoa(rep.Failed), exitFailed
+	}
+	return "0", exitOK
+}
+
+// diff appends the policy diff against the baseline to the job summary and
+// returns how many versions differ.
+func (a *actionEnv) diff(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (string, int) {
+	e := a.e
+	data, err := policy.ReadFile(a.path(a.baseline))
+	if err != nil {
+		fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune baseline::%s\n", escapeProperty(a.baseline), escapeData(err.Error()))
+		return "", exitUsage
+	}
+	base, err := policy.Parse(a.baseline, data)
+	var errs *policy.Errors
+	if errors.As(err, &errs) {
+		for _, fe := range errs.List {
+			annotate(e.stdout, "error", fe)
+		}
+	}
+	if err != nil {
+		return "", exitUsage
+	}
+	snap, serrs := eng.Snapshot(ctx, append(append([]*policy.Policy(nil), pols...), base.Policies...))
+	for _, err := range serrs {
+		fmt.Fprintf(e.stdout, "::error title=ghprune diff::%s\n", escapeData(err.Error()))
+	}
+	if snap == nil || len(serrs) > 0 {
+		return "", exitFailed
+	}
+	d, code := diffPlans(ctx, cfg, base, pols, snap, e.clock.Now(), runFlags{}, e)
+	if d == nil {
+		return "", code
+	}
+	d.Config, d.Baseline = a.config, a.baseline
+	var md bytes.Buffer
+	if err := writeDiffMarkdown(&md, d); err != nil {
+		return "", exitFailed
+	}
+	if err := a.appendSummary(md.String()); err != nil {
+		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
+		return "", exitFailed
+	}
+	return strconv.Itoa(d.Summary.Differ), exitOK
+}
+
+// appendSummary appends Markdown to the job summary, bounded and redacted.
+func (a *actionEnv) appendSummary(md string) error {
+	path := a.e.getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	if len(md) > stepSummaryMax/4 {
+		cut := strings.LastIndexByte(md[:stepSummaryMax/4], '\n')
+		md = md[:max(cut, 0)] + "\n\n… cut to fit the job summary.\n"
+	}
+	return appendFile(path, "\n"+a.e.secrets.redact(md))
 }
 
 // annotateRun turns each policy's warnings and errors into annotations.
@@ -286,21 +456,27 @@ func (a *actionEnv) summary(run *plan.Run) error {
 }
 
 // outputs writes the step's outputs.
-func (a *actionEnv) outputs(run *plan.Run, s report.Summary) error {
+func (a *actionEnv) outputs(run *plan.Run, s report.Summary, extra map[string]string) error {
 	path := a.e.getenv("GITHUB_OUTPUT")
 	if path == "" {
 		return nil
 	}
 	runID := ""
-	if run.RunID != nil {
+	if run != nil && run.RunID != nil {
 		runID = strconv.FormatInt(*run.RunID, 10)
 	}
-	var b strings.Builder
-	for _, kv := range [][2]string{
+	kvs := [][2]string{
 		{"planned", strconv.Itoa(s.Delete)}, {"deleted", strconv.Itoa(s.Deleted)}, {"skipped", strconv.Itoa(s.Skipped)},
 		{"failed", strconv.Itoa(s.Failed)}, {"freed-bytes", strconv.FormatInt(s.FreedBytes, 10)}, {"run-id", runID},
-		{"report", a.report}, {"journal", a.journal},
-	} {
+		{"report", a.report}, {"journal", a.journal}, {"changed", extra["changed"]}, {"tests-failed", extra["tests-failed"]},
+	}
+	if run == nil { // the tests stopped the step: there was no plan
+		for i := range kvs[:7] {
+			kvs[i][1] = ""
+		}
+	}
+	var b strings.Builder
+	for _, kv := range kvs {
 		if strings.ContainsAny(kv[1], "\r\n") {
 			return fmt.Errorf("output %s holds a line break", kv[0])
 		}
