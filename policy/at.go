@@ -24,18 +24,30 @@ func ParseAt(s string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(time.Duration(d)), nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t, err = time.Parse(time.DateOnly, s)
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
+	switch {
+	case err == nil && t.Before(minAt):
+		// Go's zero time (0001-01-01) means "now" to the engine: a time
+		// that early would silently be planned at the wrong time.
+		return time.Time{}, fmt.Errorf("at %q: must be 1970 or later", cutValue(s))
+	case err == nil:
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("at %q: want an RFC 3339 time (2027-01-31T12:00:00Z), a date (2027-01-31) or a duration from now (+30d, +2w)", cutValue(s))
 }
 
+// minAt is the earliest time a plan can be made at.
+var minAt = time.Unix(0, 0).UTC()
+
+// cutValue is a value as an error echoes it: tokens redacted, at most 40
+// characters.
 func cutValue(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	s = RedactTokens(s)
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
 	}
 	return s
 }

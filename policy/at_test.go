@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,9 +21,14 @@ func TestParseAt(t *testing.T) {
 			t.Errorf("ParseAt(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"tomorrow", "+30", "30d", "+", "2027-13-01"} {
+	// 0001-01-01 is Go's zero time, which the engine reads as now.
+	for _, bad := range []string{"tomorrow", "+30", "30d", "+", "2027-13-01", "0001-01-01", "0001-01-01T00:00:00Z", "1969-12-31"} {
 		if _, err := ParseAt(bad, now); err == nil {
 			t.Errorf("ParseAt(%q) accepted", bad)
 		}
+	}
+	tok := "ghp_" + strings.Repeat("x", 36)
+	if _, err := ParseAt(tok, now); err == nil || strings.Contains(err.Error(), "ghp_x") {
+		t.Errorf("ParseAt(token): %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ghprune/ghprune/policy"
 )
 
 // markdownSummary is the report's opening sentence, and the apply's cost
@@ -109,7 +111,9 @@ var mdReplacer = strings.NewReplacer(
 
 // MarkdownEscape makes s inert inside Markdown text and table cells:
 // control characters are shown (Escape), and emphasis, links, code,
-// HTML, table pipes and @mentions are escaped.
+// HTML, table pipes and @mentions are escaped. Anything shaped like a
+// token is redacted first: escaped, ghp\_… no longer looks like one to
+// the redaction that output passes through later.
 func MarkdownEscape(s string) string {
-	return mdReplacer.Replace(Escape(s))
+	return mdReplacer.Replace(Escape(policy.RedactTokens(s)))
 }

@@ -50,6 +50,10 @@ type actionEnv struct {
 	report    string // where the JSON report goes
 	baseline  string // the config to compare with (a pull request's base), as the input gives it
 	tests     string // the policy tests file, as the input gives it
+	base      *policy.Config
+	// summaryLeft is what may still be appended to the job summary: the
+	// tests, the plan and the diff share stepSummaryMax.
+	summaryLeft int
 }
 
 func (a *actionEnv) input(name string) string {
@@ -119,7 +123,7 @@ func cmdAction(ctx context.Context, args []string, e env) int {
 
 // readActionInputs reads and checks the inputs.
 func readActionInputs(e env) (*actionEnv, error) {
-	a := &actionEnv{e: e, workspace: e.getenv("GITHUB_WORKSPACE"), temp: e.getenv("RUNNER_TEMP")}
+	a := &actionEnv{e: e, workspace: e.getenv("GITHUB_WORKSPACE"), temp: e.getenv("RUNNER_TEMP"), summaryLeft: stepSummaryMax}
 	if a.temp == "" {
 		a.temp = os.TempDir()
 	}
@@ -213,6 +217,13 @@ func annotateAs(w io.Writer, level, title string, fe *policy.FieldError) {
 // case stops the step before anything is deleted.
 func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) int {
 	e := a.e
+	if a.baseline != "" {
+		// Read before anything else: a broken baseline is a usage error,
+		// found before a plan has spent requests.
+		if a.base = a.loadBaseline(); a.base == nil {
+			return exitUsage
+		}
+	}
 	extra := map[string]string{"changed": "", "tests-failed": ""}
 	testsCode := exitOK
 	if a.tests != "" {
@@ -269,7 +280,11 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Con
 	case diffCode != exitOK:
 		return diffCode
 	case testsCode != exitOK:
-		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(extra["tests-failed"]+" policy tests failed"))
+		msg := "the policy tests could not be run"
+		if extra["tests-failed"] != "" {
+			msg = extra["tests-failed"] + " policy tests failed"
+		}
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(msg))
 		return testsCode
 	case a.failOn && a.mode == "plan" && sum.Delete > 0:
 		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(fmt.Sprintf("the plan deletes %d versions (fail-on-delete)", sum.Delete)))
@@ -306,7 +321,7 @@ func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *po
 		} else {
 			fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune tests::%s\n", escapeProperty(a.tests), escapeData(err.Error()))
 		}
-		fmt.Fprintf(e.stderr, "%s\n", report.Escape(err.Error()))
+		fmt.Fprintf(e.stderr, "%s\n", escapeLines(err.Error()))
 		return "", exitUsage
 	}
 	var base *snapshot.Snapshot
@@ -342,7 +357,7 @@ func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *po
 	bw := bufio.NewWriter(&md)
 	werr := writeTestMarkdown(bw, rep, testView{file: a.tests, runAt: now.UTC()})
 	if werr = errors.Join(werr, bw.Flush()); werr == nil {
-		werr = a.appendSummary(md.String())
+		werr = a.appendSummary(md.String(), stepSummaryMax/4)
 	}
 	if werr != nil {
 		fmt.Fprintf(e.stderr, "ghprune action: %v\n", werr)
@@ -354,25 +369,33 @@ func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *po
 	return "0", exitOK
 }
 
-// diff appends the policy diff against the baseline to the job summary and
-// returns how many versions differ.
-func (a *actionEnv) diff(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (string, int) {
+// loadBaseline reads the baseline input, annotating each problem on its
+// file and line; nil when it cannot be used.
+func (a *actionEnv) loadBaseline() *policy.Config {
 	e := a.e
 	data, err := policy.ReadFile(a.path(a.baseline))
 	if err != nil {
 		fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune baseline::%s\n", escapeProperty(a.baseline), escapeData(err.Error()))
-		return "", exitUsage
+		return nil
 	}
 	base, err := policy.Parse(a.baseline, data)
-	var errs *policy.Errors
-	if errors.As(err, &errs) {
-		for _, fe := range errs.List {
-			annotate(e.stdout, "error", fe)
-		}
-	}
 	if err != nil {
-		return "", exitUsage
+		var errs *policy.Errors
+		if errors.As(err, &errs) {
+			for _, fe := range errs.List {
+				annotateAs(e.stdout, "error", "ghprune baseline", fe)
+			}
+		}
+		fmt.Fprintf(e.stderr, "%s\n", escapeLines(err.Error()))
+		return nil
 	}
+	return base
+}
+
+// diff appends the policy diff against the baseline to the job summary and
+// returns how many versions differ.
+func (a *actionEnv) diff(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (string, int) {
+	e, base := a.e, a.base
 	snap, serrs := eng.Snapshot(ctx, append(append([]*policy.Policy(nil), pols...), base.Policies...))
 	for _, err := range serrs {
 		fmt.Fprintf(e.stdout, "::error title=ghprune diff::%s\n", escapeData(err.Error()))
@@ -389,24 +412,36 @@ func (a *actionEnv) diff(ctx context.Context, eng *engine.Engine, cfg *policy.Co
 	if err := writeDiffMarkdown(&md, d); err != nil {
 		return "", exitFailed
 	}
-	if err := a.appendSummary(md.String()); err != nil {
+	if err := a.appendSummary(md.String(), a.summaryLeft); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune action: %v\n", err)
 		return "", exitFailed
 	}
 	return strconv.Itoa(d.Summary.Differ), exitOK
 }
 
-// appendSummary appends Markdown to the job summary, bounded and redacted.
-func (a *actionEnv) appendSummary(md string) error {
+// appendSummary appends Markdown to the job summary, redacted, and cut to
+// at most limit bytes and what is left of stepSummaryMax.
+func (a *actionEnv) appendSummary(md string, limit int) error {
 	path := a.e.getenv("GITHUB_STEP_SUMMARY")
 	if path == "" {
 		return nil
 	}
-	if len(md) > stepSummaryMax/4 {
-		cut := strings.LastIndexByte(md[:stepSummaryMax/4], '\n')
-		md = md[:max(cut, 0)] + "\n\n… cut to fit the job summary.\n"
+	md = cutToFit("\n"+a.e.secrets.redact(md), min(limit, a.summaryLeft), "\n\n… cut to fit the job summary.\n")
+	a.summaryLeft -= len(md)
+	return appendFile(path, md)
+}
+
+// cutToFit cuts md at a line break so that it and note fit in limit bytes;
+// md as it is when it fits.
+func cutToFit(md string, limit int, note string) string {
+	if len(md) <= limit {
+		return md
 	}
-	return appendFile(path, "\n"+a.e.secrets.redact(md))
+	if limit <= len(note) {
+		return ""
+	}
+	cut := strings.LastIndexByte(md[:limit-len(note)], '\n')
+	return md[:max(cut, 0)] + note
 }
 
 // annotateRun turns each policy's warnings and errors into annotations.
@@ -442,17 +477,21 @@ func (a *actionEnv) summary(run *plan.Run) error {
 	if err := report.WriteMarkdown(&md, &r, report.TableOptions{MaxRows: 50}); err != nil {
 		return err
 	}
-	if md.Len() > stepSummaryMax {
-		cut := bytes.LastIndexByte(md.Bytes()[:stepSummaryMax], '\n')
-		md.Truncate(max(cut, 0))
-		md.WriteString("\n\n… cut to fit the job summary; the `report` output has every decision.\n")
-	}
+	restore := ""
 	if run.RunID != nil {
-		fmt.Fprintf(&md, "\n**To restore** what run %d deleted (within 30 days), download the journal artifact and run\n"+
+		restore = fmt.Sprintf("\n**To restore** what run %d deleted (within 30 days), download the journal artifact and run\n"+
 			"`ghprune restore -config %s -journal journal.db -run %d` (see the README's GitHub Action section).\n",
 			*run.RunID, report.MarkdownEscape(a.config), *run.RunID)
 	}
-	return appendFile(path, a.e.secrets.redact(md.String()))
+	// The restore note always fits, and a diff still to come keeps its
+	// share.
+	limit := a.summaryLeft - len(restore)
+	if a.base != nil {
+		limit -= stepSummaryMax / 4
+	}
+	text := cutToFit(a.e.secrets.redact(md.String()), limit, "\n\n… cut to fit the job summary; the `report` output has every decision.\n") + restore
+	a.summaryLeft -= len(text)
+	return appendFile(path, text)
 }
 
 // outputs writes the step's outputs.

@@ -120,3 +120,62 @@ func TestAction_BadTestsFileAndBaselineInApply(t *testing.T) {
 		t.Errorf("%d requests for a refused input", n)
 	}
 }
+
+// The tests, the plan and the diff share the job summary's budget: three
+// parts of 600 KiB each come to at most stepSummaryMax (GitHub refuses a
+// summary over 1 MiB), each cut at a line break and saying so.
+func TestAction_SummaryPartsShareTheBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary")
+	a := &actionEnv{e: env{getenv: func(k string) string {
+		if k == "GITHUB_STEP_SUMMARY" {
+			return path
+		}
+		return ""
+	}, secrets: &secrets{}}, summaryLeft: stepSummaryMax}
+	part := strings.Repeat("| a row of a table |\n", 600<<10/20)
+	for _, limit := range []int{stepSummaryMax / 4, stepSummaryMax, stepSummaryMax} {
+		if err := a.appendSummary(part, limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > stepSummaryMax || len(b) < stepSummaryMax-1024 {
+		t.Errorf("the summary is %d bytes; want at most %d, and most of it used", len(b), stepSummaryMax)
+	}
+	if n := strings.Count(string(b), "cut to fit the job summary"); n != 2 {
+		t.Errorf("%d parts say they were cut, want 2 (the third had no room left)", n)
+	}
+}
+
+// A broken baseline is annotated as the baseline, on its line, before the
+// plan spends a request; a token-shaped case name never reaches the job
+// summary, not even escaped for Markdown.
+func TestAction_BrokenBaselineFirstAndNoTokenInSummary(t *testing.T) {
+	h, body := actionWorld(t)
+	j := newActionJob(t, h, body)
+	j.writeWorkspace(t, "base.yaml", strings.Replace(body, "older_than: 30d", "older_than: soon", 1))
+	j.inputs["baseline"] = "base.yaml"
+	before := h.sim.Stats().Requests
+	if code := j.run(t); code != exitUsage || !strings.Contains(j.stdout, "::error file=base.yaml,line=") ||
+		!strings.Contains(j.stdout, "title=ghprune baseline::") {
+		t.Errorf("exit %d:\n%s", code, j.stdout)
+	}
+	if n := h.sim.Stats().Requests - before; n != 0 {
+		t.Errorf("%d requests before the broken baseline was refused", n)
+	}
+
+	tok := "ghp_" + strings.Repeat("Z", 36)
+	j.inputs["baseline"] = ""
+	j.writeWorkspace(t, "t.yaml", "tests:\n  - {name: "+tok+", package: lib, version: 1.0.0, expect: keep}\n")
+	j.inputs["tests"] = "t.yaml"
+	if code := j.run(t); code != exitFailed {
+		t.Fatalf("exit %d\n%s", code, j.stdout)
+	}
+	summary, _ := os.ReadFile(j.summary)
+	if strings.Contains(string(summary), strings.Repeat("Z", 36)) || !strings.Contains(string(summary), "REDACTED") {
+		t.Errorf("the summary holds the token-shaped name:\n%s", summary)
+	}
+}

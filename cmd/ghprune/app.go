@@ -144,11 +144,19 @@ type reportOutput struct {
 // through symlinks too), the config or the token file: a report written
 // there would destroy what on-call needs, or the lock that keeps a second
 // enforcing process out.
-func openOutput(path string, cfg *policy.Config, e env) (*reportOutput, error) {
+//
+// inputs are the command's other input files, by flag ("-tests",
+// "-snapshot", "-baseline"): a report written over one would destroy it.
+func openOutput(path string, cfg *policy.Config, e env, inputs ...[2]string) (*reportOutput, error) {
 	if path == "" || path == "-" {
 		return &reportOutput{Writer: e.stdout}, nil
 	}
 	protected := map[string]string{cfg.File: "the config file"}
+	for _, in := range inputs {
+		if in[1] != "" {
+			protected[in[1]] = "the " + in[0] + " file"
+		}
+	}
 	if cfg.GitHub.TokenFile != "" {
 		protected[cfg.GitHub.TokenFile] = "the token file"
 	}

@@ -74,7 +74,7 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 	}
 	// Open the report file before anything is deleted: a report that
 	// cannot be written must not be discovered after the deletes.
-	out, err := openOutput(f.out, cfg, e)
+	out, err := openOutput(f.out, cfg, e, [2]string{"-snapshot", f.snapshot}, [2]string{"-baseline", f.baseline})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage

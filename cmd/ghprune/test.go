@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ghprune/ghprune/engine"
@@ -71,7 +72,7 @@ func cmdTest(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune test: -at: %v\n", err)
 		return exitUsage
 	}
-	out, err := openOutput(f.out, cfg, e)
+	out, err := openOutput(f.out, cfg, e, [2]string{"-tests", f.tests}, [2]string{"-snapshot", f.snapshot})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
@@ -103,11 +104,21 @@ func loadTests(path string, cfg *policy.Config, e env) (*policytest.Suite, int) 
 	}
 	var errs *policy.Errors
 	if errors.As(err, &errs) {
-		fmt.Fprintf(e.stderr, "%s\n", report.Escape(err.Error()))
+		fmt.Fprintf(e.stderr, "%s\n", escapeLines(err.Error()))
 	} else {
-		fmt.Fprintf(e.stderr, "ghprune: %s\n", report.Escape(err.Error()))
+		fmt.Fprintf(e.stderr, "ghprune: %s\n", escapeLines(err.Error()))
 	}
 	return nil, exitUsage
+}
+
+// escapeLines escapes each line of a message of several (every problem of
+// a file) for a terminal, keeping the line breaks between them.
+func escapeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = report.Escape(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // runTests builds the snapshot the cases are planned from and decides

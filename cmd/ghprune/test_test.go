@@ -234,3 +234,27 @@ func exampleConfigs(t *testing.T) []string {
 	}
 	return files
 }
+
+// -o refuses the tests file and the snapshot, which a report would
+// destroy; every problem of a bad file is on its own line.
+func TestPolicyTests_OutputRefusesInputsAndErrorsAreLines(t *testing.T) {
+	h, _, tests := prodWorld(t)
+	cfg := h.config(fmt.Sprintf(prodPolicy, "prod"))
+	snap := filepath.Join(h.dir, "snap.json")
+	if code, _, errOut := h.run("snapshot", "-config", cfg, "-o", snap); code != 0 {
+		t.Fatalf("snapshot: %s", errOut)
+	}
+	for _, o := range []string{tests, snap} {
+		before, _ := os.ReadFile(o)
+		code, _, errOut := h.run("test", "-config", cfg, "-tests", tests, "-snapshot", snap, "-o", o)
+		after, _ := os.ReadFile(o)
+		if code != exitUsage || !strings.Contains(errOut, "write the report elsewhere") || string(before) != string(after) {
+			t.Errorf("-o %s: exit %d, changed %v\n%s", o, code, string(before) != string(after), errOut)
+		}
+	}
+	bad := writeFile(t, h.dir, "bad.yaml", "tests:\n  - {package: svc, tag: prod, expect: maybe}\n  - {package: svc, tag: prod, expect: never}\n")
+	_, _, errOut := h.run("test", "-config", cfg, "-tests", bad)
+	if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 2 || strings.Contains(errOut, `\x0a`) {
+		t.Errorf("want one line per problem:\n%s", errOut)
+	}
+}
