@@ -126,7 +126,7 @@ func (s *Suite) bindPackage(d *decoder, b *bound, path string) {
 		for _, p := range s.File.Packages {
 			if p.Name == b.Package {
 				d.add(b.pos("package"), path+".package", fmt.Sprintf("the synthetic package %s is declared as a %s package of %s; policy %s selects the %s packages of %s",
-					quote(p.Name), p.Type, p.Owner, b.pol.Name, sel.PackageType, sel.Owner))
+					quote(p.Name), p.Type, cut(p.Owner, maxEcho), b.pol.Name, sel.PackageType, sel.Owner))
 				return
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -120,7 +121,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, set func(ke
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key := k.Value
-		kp := joinPath(path, key)
+		kp := joinPath(path, cut(key, maxEcho)) // an unknown key may be megabytes
 		switch {
 		case key == "<<":
 			d.errorf(k, kp, "merge keys are not supported; repeat the keys")
@@ -216,6 +217,28 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
+// maxEcho bounds a value echoed in a message unquoted, and maxMessage a
+// message made elsewhere (policy.ParseDuration's and ParseAt's echo their
+// value whole).
+const (
+	maxEcho    = 60
+	maxMessage = 200
+)
+
+// cut returns s as a message may echo it: anything shaped like a token
+// redacted, and cut after max bytes (on a character's start).
+func cut(s string, max int) string {
+	s = policy.RedactTokens(s)
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
 // suggest returns the known key closest to key when it is a likely typo.
 func suggest(key string, known []string) string {
 	if len(key) > 64 {
@@ -282,9 +305,12 @@ func (d *decoder) cases(n *yaml.Node, f *File) {
 		d.errorf(n, "tests", "empty list: give at least one case")
 		return
 	}
+	if len(n.Content) > MaxCases {
+		d.errorf(n.Content[MaxCases], "tests", "at most %d cases in a file, got %d", MaxCases, len(n.Content))
+	}
 	for i, c := range n.Content {
-		if i > MaxCases {
-			break // the bound is reported once, by checkFile
+		if i >= MaxCases {
+			break // the bound is reported once, above
 		}
 		if tc := d.testCase(c, i); tc != nil {
 			f.Cases = append(f.Cases, tc)
@@ -380,7 +406,7 @@ func (d *decoder) at(v *yaml.Node, path string, c *Case) {
 		return
 	}
 	if err := validAt(s); err != nil {
-		d.errorf(v, path, "%v", err)
+		d.errorf(v, path, "%s", cut(err.Error(), maxMessage))
 		return
 	}
 	c.At = s

@@ -250,20 +250,17 @@ func Parse(file string, data []byte) (*File, error) {
 	return f, nil
 }
 
-// checkFile checks what spans the file: the bounds, unique synthetic
-// packages and ids, and what cases say of synthetic packages.
+// checkFile checks what spans the file: the bounds (the cases' is checked
+// as they are read), unique synthetic packages and ids, and what cases say
+// of synthetic packages.
 func (d *decoder) checkFile(f *File) {
-	if len(f.Cases) > MaxCases {
-		c := f.Cases[MaxCases]
-		d.add(c.Pos, "tests", fmt.Sprintf("at most %d cases in a file, got %d", MaxCases, len(f.Cases)))
-	}
 	versions := 0
 	ids := map[int64]bool{}
 	seen := map[string]bool{}
 	for _, p := range f.Packages {
 		k := packageKey(p.Owner, p.Type, p.Name)
 		if seen[k] {
-			d.add(p.pos("name"), fmt.Sprintf("packages[%d]", p.Index), fmt.Sprintf("the %s package %s/%s is declared twice", p.Type, p.Owner, p.Name))
+			d.add(p.pos("name"), fmt.Sprintf("packages[%d]", p.Index), fmt.Sprintf("the %s package %s/%s is declared twice", p.Type, cut(p.Owner, maxEcho), cut(p.Name, maxEcho)))
 		}
 		seen[k] = true
 		for j, v := range p.Versions {

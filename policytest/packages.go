@@ -143,7 +143,7 @@ func (d *decoder) age(n *yaml.Node, path string, v *Version) {
 	}
 	age, err := policy.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		d.errorf(n, path, "%v", err)
+		d.errorf(n, path, "%s", cut(err.Error(), maxMessage))
 		return
 	}
 	v.Age = age
