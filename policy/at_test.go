@@ -32,3 +32,11 @@ func TestParseAt(t *testing.T) {
 		t.Errorf("ParseAt(token): %v", err)
 	}
 }
+
+// A megabyte value in a duration is echoed cut, not whole.
+func TestParseDuration_LongValueIsCut(t *testing.T) {
+	_, err := ParseDuration(strings.Repeat("9", 1<<20) + "x")
+	if err == nil || len(err.Error()) > 400 {
+		t.Errorf("error of %d bytes", len(err.Error()))
+	}
+}

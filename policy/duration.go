@@ -27,7 +27,7 @@ func ParseDuration(s string) (Duration, error) {
 			i++
 		}
 		if i == 0 {
-			return 0, fmt.Errorf("invalid duration %q: expected a number at %q", s, rest)
+			return 0, fmt.Errorf("invalid duration %s: expected a number at %s", quoteShort(RedactTokens(s)), quoteShort(RedactTokens(rest)))
 		}
 		num := rest[:i]
 		rest = rest[i:]
@@ -56,17 +56,17 @@ func ParseDuration(s string) (Duration, error) {
 		case "w":
 			scale = 7 * 24 * time.Hour
 		case "":
-			return 0, fmt.Errorf("missing unit in %q (use s, m, h, d or w)", s)
+			return 0, fmt.Errorf("missing unit in %s (use s, m, h, d or w)", quoteShort(RedactTokens(s)))
 		default:
-			return 0, fmt.Errorf("unknown unit %q in %q (use s, m, h, d or w)", unit, s)
+			return 0, fmt.Errorf("unknown unit %s in %s (use s, m, h, d or w)", quoteShort(RedactTokens(unit)), quoteShort(RedactTokens(s)))
 		}
 		f, err := strconv.ParseFloat(num, 64)
 		if err != nil {
-			return 0, fmt.Errorf("invalid number %q in %q", num, s)
+			return 0, fmt.Errorf("invalid number %s in %s", quoteShort(num), quoteShort(RedactTokens(s)))
 		}
 		add := f * float64(scale)
 		if add > float64(100*365*24*time.Hour) || float64(total)+add > float64(100*365*24*time.Hour) {
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("duration %s is too long", quoteShort(RedactTokens(s)))
 		}
 		total += time.Duration(add)
 	}

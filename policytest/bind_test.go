@@ -272,6 +272,13 @@ func TestRuleMatches(t *testing.T) {
 		{"referenced-by", "delete:referenced-by", true}, // a delete rule named referenced-by
 		{"delete:stale", "", false},
 		{"no-rule", "deferred", false},
+		// A digest as the table and Markdown reports shorten it (12 hex
+		// digits) matches; fewer is too loose.
+		{"referenced-by:sha256:0123456789ab", "referenced-by:" + digest, true},
+		{"orphaned-by:sha256:0123456789ab", "orphaned-by:" + digest, true},
+		{"referenced-by:sha256:0123456789", "referenced-by:" + digest, false},
+		{"referenced-by:sha256:0123456789ac", "referenced-by:" + digest, false},
+		{"orphaned-by:sha256:0123456789ab", "referenced-by:" + digest, false},
 	} {
 		if got := RuleMatches(tc.want, policy.RuleID(tc.got)); got != tc.match {
 			t.Errorf("RuleMatches(%q, %q) = %v, want %v", tc.want, tc.got, got, tc.match)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ghprune/ghprune/engine"
 	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/policy"
+	"github.com/ghprune/ghprune/snapshot"
 )
 
 // Result is the outcome of one case; its JSON is `ghprune test -format
@@ -36,7 +38,14 @@ type Result struct {
 	Action policy.Action `json:"action"`
 	Rule   string        `json:"rule"`
 	Reason string        `json:"reason"`
-	Pass   bool          `json:"pass"`
+	// DeletedBy, DeletedByRule and DeletedByReason name another policy
+	// of the config that selects the same package and deletes the version
+	// in the same run: a case that expects keep then fails, since the
+	// version would be gone whatever its own policy decided.
+	DeletedBy       string `json:"deleted_by"`
+	DeletedByRule   string `json:"deleted_by_rule"`
+	DeletedByReason string `json:"deleted_by_reason"`
+	Pass            bool   `json:"pass"`
 	// Error says why the case could not be decided: the package was not
 	// planned, or has no such version.
 	Error string `json:"error"`
@@ -52,7 +61,20 @@ func (r *Result) Failure() string {
 	if r.RuleExpected != "" {
 		want += " by " + r.RuleExpected
 	}
+	if r.overridden() && r.Action == r.Expect && RuleMatches(r.RuleExpected, policy.RuleID(r.Rule)) {
+		return fmt.Sprintf("want %s, got %s by %s, but policy %s also selects the package and deletes it by %s: %s",
+			want, r.Action, r.Rule, r.DeletedBy, r.DeletedByRule, r.DeletedByReason)
+	}
 	return fmt.Sprintf("want %s, got %s by %s: %s", want, r.Action, r.Rule, r.Reason)
+}
+
+// overridden reports whether another policy deletes the version the case
+// expects kept.
+func (r *Result) overridden() bool { return r.Expect == policy.Keep && r.DeletedBy != "" }
+
+// pass reports whether the case passed.
+func (r *Result) pass() bool {
+	return r.Error == "" && r.Action == r.Expect && RuleMatches(r.RuleExpected, policy.RuleID(r.Rule)) && !r.overridden()
 }
 
 // Report is the outcome of a tests file.
@@ -111,7 +133,7 @@ func (s *Suite) Run(ctx context.Context, eng *engine.Engine, now time.Time) ([]*
 		sk.finish()
 	}
 	for _, r := range results {
-		r.Pass = r.Error == "" && r.Action == r.Expect && RuleMatches(r.RuleExpected, policy.RuleID(r.Rule))
+		r.Pass = r.pass()
 	}
 	return results, nil
 }
@@ -128,6 +150,10 @@ type sink struct {
 	results  []*Result
 	pkgs     map[string]*wanted // by policy and packageKey
 	byPolicy map[string][]*wanted
+	// watch is, by another policy and packageKey, what the cases of a
+	// package ask: that policy deleting one of their versions fails a
+	// case that expects it kept.
+	watch map[string][]*wanted
 }
 
 // wanted is what a plan's cases ask of one package of one policy.
@@ -143,7 +169,7 @@ type wanted struct {
 }
 
 func (s *Suite) newSink(idx []int, results []*Result) *sink {
-	sk := &sink{s: s, results: results, pkgs: map[string]*wanted{}, byPolicy: map[string][]*wanted{}}
+	sk := &sink{s: s, results: results, pkgs: map[string]*wanted{}, byPolicy: map[string][]*wanted{}, watch: map[string][]*wanted{}}
 	for _, i := range idx {
 		b := s.cases[i]
 		key := b.pol.Name + "\x00" + packageKey(b.owner(), b.pol.Select.PackageType, b.Package)
@@ -153,6 +179,10 @@ func (s *Suite) newSink(idx []int, results []*Result) *sink {
 				container: b.pol.Select.IsContainer()}
 			sk.pkgs[key] = w
 			sk.byPolicy[b.pol.Name] = append(sk.byPolicy[b.pol.Name], w)
+			for _, o := range s.overlapping(b.pol) {
+				okey := o.Name + "\x00" + packageKey(b.owner(), b.pol.Select.PackageType, b.Package)
+				sk.watch[okey] = append(sk.watch[okey], w)
+			}
 		}
 		w.cases = append(w.cases, i)
 		switch {
@@ -169,13 +199,34 @@ func (s *Suite) newSink(idx []int, results []*Result) *sink {
 	return sk
 }
 
-// policies are the policies the plan runs: those the cases name, in the
-// config's order.
+// policies are the policies the plan runs, in the config's order: those
+// the cases name, and those that may select the same packages (a real
+// run runs them too, and their deletes do not heed the others' protect).
 func (sk *sink) policies(cfg *policy.Config) []*policy.Policy {
+	need := map[*policy.Policy]bool{}
+	for _, ws := range sk.byPolicy {
+		for _, o := range sk.s.overlapping(ws[0].pol) {
+			need[o] = true
+		}
+		need[ws[0].pol] = true
+	}
 	var out []*policy.Policy
 	for _, p := range cfg.Policies {
-		if len(sk.byPolicy[p.Name]) > 0 {
+		if need[p] {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// overlapping are the config's other policies that select packages of the
+// same owner and type as pol: they may select the same package.
+func (s *Suite) overlapping(pol *policy.Policy) []*policy.Policy {
+	var out []*policy.Policy
+	for _, o := range s.Config.Policies {
+		if o != pol && o.Select.PackageType == pol.Select.PackageType && o.Select.OwnerType == pol.Select.OwnerType &&
+			strings.EqualFold(o.Select.Owner, pol.Select.Owner) {
+			out = append(out, o)
 		}
 	}
 	return out
@@ -186,7 +237,11 @@ func (sk *sink) Start(*plan.Run) error { return nil }
 // Package keeps the decisions the cases ask about, copied: the sink keeps
 // nothing of what it is given.
 func (sk *sink) Package(p *plan.Policy, pkg *plan.Package) error {
-	w := sk.pkgs[p.Name+"\x00"+packageKey(pkg.OwnerName, pkg.Type, pkg.Name)]
+	key := p.Name + "\x00" + packageKey(pkg.OwnerName, pkg.Type, pkg.Name)
+	for _, w := range sk.watch[key] {
+		sk.deletedByOther(p.Name, pkg, w)
+	}
+	w := sk.pkgs[key]
 	if w == nil {
 		return nil
 	}
@@ -225,10 +280,34 @@ func (sk *sink) decided(d *plan.Decision, cases []int) {
 	for _, i := range cases {
 		r := sk.results[i]
 		if r.Action != "" {
-			continue // a tag names one version; the first found is kept
+			if r.VersionID != d.Version.ID && r.Error == "" {
+				// A tag on two versions (GitHub allows it of a listing in
+				// flux): which one the case means is unknown.
+				r.Error = fmt.Sprintf("%s names two versions (ids %d and %d): name the version by id", refQuoted(sk.s.cases[i].Ref), r.VersionID, d.Version.ID)
+			}
+			continue
 		}
 		r.Version, r.VersionID = d.Version.Name, d.Version.ID
 		r.Action, r.Rule, r.Reason = d.Action, string(d.Rule), d.Reason
+	}
+}
+
+// deletedByOther notes, on the cases of w, which versions policy other
+// deletes in pkg.
+func (sk *sink) deletedByOther(other string, pkg *plan.Package, w *wanted) {
+	for _, d := range pkg.Decisions {
+		if d.Action != policy.Delete {
+			continue
+		}
+		idx := append(append([]int(nil), w.byID[d.Version.ID]...), w.byName[d.Version.Name]...)
+		for _, t := range d.Version.Tags {
+			idx = append(idx, w.byTag[t]...)
+		}
+		for _, i := range idx {
+			if r := sk.results[i]; r.DeletedBy == "" {
+				r.DeletedBy, r.DeletedByRule, r.DeletedByReason = other, string(d.Rule), d.Reason
+			}
+		}
 	}
 }
 
@@ -279,12 +358,20 @@ func (sk *sink) notPlanned(w *wanted, policyErr error) string {
 
 // inSnapshot reports whether the snapshot has the package a case names.
 func (s *Suite) inSnapshot(b *bound) bool {
-	for _, p := range s.snap.Packages {
-		owner := p.Owner
-		if p.OwnerKind == "self" {
+	owns := func(kind, owner, typ string) bool {
+		if kind == "self" {
 			owner = s.snap.Login // the token's own account is recorded without its login
 		}
-		if strings.EqualFold(owner, b.owner()) && p.Type == b.pol.Select.PackageType && p.Name == b.Package {
+		return strings.EqualFold(owner, b.owner()) && typ == b.pol.Select.PackageType
+	}
+	for _, p := range s.snap.Packages {
+		if owns(p.OwnerKind, p.Owner, p.Type) && p.Name == b.Package {
+			return true
+		}
+	}
+	// Listed but not read: a package the policies' select leaves out.
+	for _, l := range s.snap.Listings {
+		if owns(l.OwnerKind, l.Owner, l.Type) && slices.ContainsFunc(l.Packages, func(p snapshot.ListedPackage) bool { return p.Name == b.Package }) {
 			return true
 		}
 	}

@@ -275,3 +275,93 @@ func TestRun_ExampleFiles(t *testing.T) {
 		})
 	}
 }
+
+// Another policy of the config selecting the same package deletes in the
+// same run whatever the case's policy protects: a case that expects the
+// version kept fails, naming that policy and its rule; a case that
+// expects a delete is unaffected.
+func TestRun_AnOverlappingPolicyFailsAKeep(t *testing.T) {
+	s := bindFile(t, `  - name: prod-safe
+    select: {owner: acme, owner_type: org, package_type: npm}
+    protect: {keep_at_least: 1}
+    keep:
+      - {name: releases, versions: ["1.*"]}
+  - name: janitor
+    select: {owner: acme, owner_type: org, package_type: npm, packages: ["lib"]}
+    delete:
+      - {name: old, older_than: 60d}
+  - name: elsewhere
+    select: {owner: other, owner_type: org, package_type: npm}
+    delete:
+      - {name: all, older_than: 1d}
+`, `packages:
+  - owner: acme
+    name: lib
+    package_type: npm
+    versions:
+      - {name: 2.0.0, age: 1d}
+      - {name: 1.0.0, age: 100d}
+      - {name: 1.1.0, age: 10d}
+  - owner: acme
+    name: app
+    package_type: npm
+    versions:
+      - {name: 2.0.0, age: 1d}
+      - {name: 1.0.0, age: 100d}
+tests:
+  - {name: lib 1.0.0 kept, policy: prod-safe, package: lib, version: 1.0.0, expect: keep, rule: releases}
+  - {name: lib 1.1.0 kept, policy: prod-safe, package: lib, version: 1.1.0, expect: keep, rule: releases}
+  - {name: app 1.0.0 kept, policy: prod-safe, package: app, version: 1.0.0, expect: keep, rule: releases}
+  - {name: janitor deletes, policy: janitor, package: lib, version: 1.0.0, expect: delete}
+`)
+	results := runSuite(t, s, nil, runNow)
+	r := results[0]
+	if r.Pass || r.DeletedBy != "janitor" || r.DeletedByRule != "delete:old" || r.Action != policy.Keep {
+		t.Errorf("lib 1.0.0: %+v", r)
+	}
+	if f := r.Failure(); !strings.Contains(f, "want keep by releases, got keep by keep:releases, but policy janitor also selects the package and deletes it by delete:old") {
+		t.Errorf("the failure does not name the other policy: %s", f)
+	}
+	for i, name := range []string{"", "lib 1.1.0 kept", "app 1.0.0 kept", "janitor deletes"} {
+		if i > 0 && (!results[i].Pass || results[i].DeletedBy != "") {
+			t.Errorf("%s: %+v", name, results[i])
+		}
+	}
+}
+
+// A tag on two versions of a package read from GitHub (a listing in flux)
+// does not say which version a case means: the case fails, naming both.
+func TestRun_ATagOnTwoVersionsIsAnError(t *testing.T) {
+	base := snapshot.New("https://api.github.com", runNow)
+	created := ptime(runNow.Add(-100 * 24 * time.Hour))
+	for i, seed := range []string{"x", "y"} {
+		body := []byte(`{"schemaVersion":2,"mediaType":"` + mediaImage + `","config":{"mediaType":"` + mediaConfig + `","digest":"` +
+			digest([]byte(seed)) + `","size":2},"layers":[]}`)
+		d := digest(body)
+		base.Manifests[d] = snapshot.Manifest{MediaType: mediaImage, Body: body}
+		if i == 0 {
+			base.Packages = append(base.Packages, snapshot.Package{OwnerKind: "org", Owner: "acme", Type: "container", Name: "real", Visibility: "private", VersionCount: 2})
+		}
+		base.Packages[0].Versions = append(base.Packages[0].Versions, snapshot.Version{ID: int64(10 - i), Name: d, Tags: []string{"dup"}, CreatedAt: created, UpdatedAt: created})
+	}
+	base.Listings = []snapshot.Listing{{OwnerKind: "org", Owner: "acme", Type: "container",
+		Packages: []snapshot.ListedPackage{{Name: "real", Visibility: "private", VersionCount: 2}}}}
+	s := bindFile(t, svcPolicy, "tests:\n  - {package: real, tag: dup, expect: delete}\n")
+	r := runSuite(t, s, base, runNow)[0]
+	if r.Pass || r.Error != `tag "dup" names two versions (ids 10 and 9): name the version by id` {
+		t.Errorf("%+v", r)
+	}
+}
+
+// A package GitHub listed but the policy's select leaves out is "not
+// selected", not "not in the snapshot".
+func TestRun_ListedButNotSelected(t *testing.T) {
+	base := snapshot.New("https://api.github.com", runNow)
+	base.Listings = []snapshot.Listing{{OwnerKind: "org", Owner: "acme", Type: "container",
+		Packages: []snapshot.ListedPackage{{Name: "legacy", Visibility: "private", VersionCount: 2}}}}
+	s := bindFile(t, svcPolicy, "tests:\n  - {package: legacy, id: 1, expect: keep}\n")
+	r := runSuite(t, s, base, runNow)[0]
+	if r.Pass || !strings.Contains(r.Error, "policy svc does not select the container package acme/legacy") {
+		t.Errorf("%+v", r)
+	}
+}

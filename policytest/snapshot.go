@@ -23,6 +23,9 @@ func (s *Suite) Unsynthetic() ([]*policy.Policy, []*Case) {
 		if b.synth == nil {
 			cases = append(cases, b.Case)
 			need[b.pol] = true
+			for _, o := range s.overlapping(b.pol) {
+				need[o] = true // a run plans them too: so must the tests
+			}
 		}
 	}
 	var pols []*policy.Policy

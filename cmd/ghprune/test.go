@@ -262,7 +262,11 @@ func writeTestMarkdown(w *bufio.Writer, rep *policytest.Report, v testView) erro
 			if r.RuleExpected != "" {
 				want += " by " + r.RuleExpected
 			}
-			if r.Error == "" {
+			switch {
+			case r.Error != "":
+			case r.Expect == policy.Keep && r.DeletedBy != "":
+				got, why = "delete by "+r.DeletedByRule+" (policy "+r.DeletedBy+")", r.DeletedByReason
+			default:
 				got, why = string(r.Action)+" by "+r.Rule, r.Reason
 			}
 			fmt.Fprintf(w, "| %s (line %d) | %s | %s/%s | %s | %s | %s | %s |\n", md(r.Name), r.Line, md(r.Policy), md(r.Owner), md(r.Package),

@@ -258,3 +258,32 @@ func TestPolicyTests_OutputRefusesInputsAndErrorsAreLines(t *testing.T) {
 		t.Errorf("want one line per problem:\n%s", errOut)
 	}
 }
+
+// A second policy selecting the same image deletes prod whatever the first
+// protects: the tests of the first fail, as the run would delete it.
+func TestPolicyTests_AnotherPolicyDeletingFailsAKeep(t *testing.T) {
+	h, _, tests := prodWorld(t)
+	cfg := h.config(fmt.Sprintf(prodPolicy, "prod") + `  - name: janitor
+    select: {owner: acme, owner_type: org, package_type: container, packages: [svc]}
+    delete:
+      - name: old
+        older_than: 60d
+`)
+	tests2 := writeFile(t, h.dir, "t2.yaml", strings.ReplaceAll(string(must(os.ReadFile(tests))), "    package: svc\n", "    policy: svc\n    package: svc\n"))
+	code, out, errOut := h.run("test", "-config", cfg, "-tests", tests2, "-format", "table")
+	if code != exitFailed || !strings.Contains(out, "--- FAIL: prod is never deleted") ||
+		!strings.Contains(out, "but policy janitor also selects the package and deletes it by delete:old") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	_, md, _ := h.run("test", "-config", cfg, "-tests", tests2, "-format", "markdown")
+	if !strings.Contains(md, "| keep | delete by delete:old (policy janitor) |") {
+		t.Errorf("markdown:\n%s", md)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
