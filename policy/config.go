@@ -190,15 +190,20 @@ func LoadFile(path string) (*Config, error) {
 
 // ReadFile reads a config file, at most MaxFileBytes and one byte more so
 // that Parse can refuse a bigger one without reading it whole.
-func ReadFile(path string) ([]byte, error) {
+func ReadFile(path string) ([]byte, error) { return ReadBounded(path, "config", MaxFileBytes) }
+
+// ReadBounded reads the file at path, at most limit bytes and one more, so
+// that its parser can refuse a bigger one without it being read whole;
+// what names the file's kind in errors.
+func ReadBounded(path, what string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
 	}
 	return data, nil
 }
@@ -269,7 +274,12 @@ const maxValues = 200_000
 // a final ":") within it. Lines end where YAML says they do: at LF, CR,
 // NEL, LS or PS. It returns the line where the count first passed
 // maxValues.
-func countValues(data []byte) (line, n int) {
+func countValues(data []byte) (line, n int) { return CountValues(data, maxValues) }
+
+// CountValues is countValues for another YAML input (a policy tests file)
+// and its own bound: it stops counting, and returns the line, once the
+// count passes limit.
+func CountValues(data []byte, limit int) (line, n int) {
 	for ln := 1; len(data) > 0; ln++ {
 		l := data
 		if i, size := lineBreak(data); i >= 0 {
@@ -285,7 +295,7 @@ func countValues(data []byte) (line, n int) {
 		if t[len(t)-1] == ':' {
 			n++ // a key whose value is on the next lines, or null
 		}
-		if n > maxValues {
+		if n > limit {
 			return ln, n
 		}
 	}

@@ -397,6 +397,9 @@ func describe(n *yaml.Node) string {
 	return "an unexpected value"
 }
 
+// Suggest is suggest for another YAML input (a policy tests file).
+func Suggest(key string, known []string) string { return suggest(key, known) }
+
 // suggest returns the known key closest to key when it is a likely typo.
 // Keys far longer than any known key are no typo, and would cost
 // len(key) × len(known) steps each: they get no suggestion.

@@ -1,7 +1,6 @@
 package policytest
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -78,36 +77,10 @@ func refuseAliases(d *decoder, n *yaml.Node, path string) bool {
 	return found
 }
 
-// countValues estimates the values in data from one pass over its bytes,
-// without parsing, as the config loader does: one per line that is not
-// blank or a comment, plus one per flow separator and mapping or sequence
-// indicator. It returns the line where the count first passed MaxValues.
-func countValues(data []byte) (line, n int) {
-	for ln := 1; len(data) > 0; ln++ {
-		l := data
-		if i := bytes.IndexAny(data, "\n\r"); i >= 0 {
-			size := 1
-			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-				size = 2
-			}
-			l, data = data[:i], data[i+size:]
-		} else {
-			data = nil
-		}
-		t := bytes.TrimSpace(l)
-		if len(t) == 0 || t[0] == '#' {
-			continue
-		}
-		n += 1 + bytes.Count(t, []byte(",")) + bytes.Count(t, []byte(": ")) + bytes.Count(t, []byte("- "))
-		if t[len(t)-1] == ':' {
-			n++
-		}
-		if n > MaxValues {
-			return ln, n
-		}
-	}
-	return 0, n
-}
+// countValues estimates the values in data without parsing, as the
+// config loader does (policy.CountValues); it returns the line where the
+// count first passed MaxValues.
+func countValues(data []byte) (line, n int) { return policy.CountValues(data, MaxValues) }
 
 // mapping walks the mapping n at path: set is called with each known key
 // and its value; unknown keys (with a suggestion), duplicate keys and merge
@@ -129,7 +102,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, set func(ke
 			d.errorf(k, kp, "duplicate key")
 		case !oneOf(key, known...):
 			msg := "unknown key " + quote(key)
-			if s := suggest(key, known); s != "" {
+			if s := policy.Suggest(key, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.errorf(k, kp, "%s", msg)
@@ -237,40 +210,6 @@ func cut(s string, max int) string {
 		i--
 	}
 	return s[:i] + "…"
-}
-
-// suggest returns the known key closest to key when it is a likely typo.
-func suggest(key string, known []string) string {
-	if len(key) > 64 {
-		return ""
-	}
-	best, bestD := "", 3
-	for _, k := range known {
-		if dist := levenshtein(key, k); dist < bestD {
-			best, bestD = k, dist
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func lower(s string) string { return strings.ToLower(s) }

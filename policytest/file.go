@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -184,18 +183,7 @@ func Keys() []string {
 
 // ReadFile reads a tests file, at most MaxFileBytes and one byte more so
 // that Parse can refuse a bigger one without reading it whole.
-func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read tests: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read tests %s: %w", path, err)
-	}
-	return data, nil
-}
+func ReadFile(path string) ([]byte, error) { return policy.ReadBounded(path, "tests", MaxFileBytes) }
 
 // Load reads and parses the tests file at path.
 func Load(path string) (*File, error) {

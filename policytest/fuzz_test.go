@@ -43,42 +43,68 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("f.yaml", data)
 		if err != nil {
-			if file != nil {
-				t.Fatalf("a File and an error: %v", err)
-			}
-			var errs *policy.Errors
-			if !errors.As(err, &errs) {
-				t.Fatalf("error %T, want *policy.Errors: %v", err, err)
-			}
-			if len(errs.List) == 0 {
-				t.Fatalf("an error with no problem: %q", err)
-			}
-			for _, fe := range errs.List {
-				if fe.Line < 0 || fe.Column < 0 || fe.File != "f.yaml" || fe.Msg == "" {
-					t.Fatalf("a problem badly located: %+v", fe)
-				}
-			}
+			checkParseError(t, file, err)
 			return
 		}
-		if file == nil || len(file.Cases) < 1 || len(file.Cases) > MaxCases {
-			t.Fatalf("parsed with %d cases", len(file.Cases))
-		}
-		for _, c := range file.Cases {
-			if c.Package == "" || (c.Expect != policy.Keep && c.Expect != policy.Delete) || c.Pos.Line < 1 {
-				t.Fatalf("a case parsed incomplete: %+v", c)
-			}
-			switch c.Ref.Kind {
-			case RefID:
-				if c.Ref.ID <= 0 {
-					t.Fatalf("a case with id %d", c.Ref.ID)
-				}
-			case RefVersion, RefTag:
-				if c.Ref.Name == "" {
-					t.Fatalf("a case with an empty %s", c.Ref.Kind)
-				}
-			default:
-				t.Fatalf("a case with ref %+v", c.Ref)
-			}
-		}
+		checkParsedFile(t, file)
 	})
+}
+
+// checkParseError checks what Parse returned with an error: no File, and
+// a *policy.Errors of at least one problem, each located in f.yaml at no
+// negative position and saying something.
+func checkParseError(t *testing.T, file *File, err error) {
+	t.Helper()
+	if file != nil {
+		t.Fatalf("a File and an error: %v", err)
+	}
+	var errs *policy.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %T, want *policy.Errors: %v", err, err)
+	}
+	if len(errs.List) == 0 {
+		t.Fatalf("an error with no problem: %q", err)
+	}
+	for _, fe := range errs.List {
+		if fe.Line < 0 || fe.Column < 0 || fe.File != "f.yaml" || fe.Msg == "" {
+			t.Fatalf("a problem badly located: %+v", fe)
+		}
+	}
+}
+
+// checkParsedFile checks what Parse returned without an error: a File of
+// 1 to MaxCases cases, each complete.
+func checkParsedFile(t *testing.T, file *File) {
+	t.Helper()
+	if file == nil {
+		t.Fatal("Parse returned neither a file nor an error")
+	}
+	if len(file.Cases) < 1 || len(file.Cases) > MaxCases {
+		t.Fatalf("parsed with %d cases", len(file.Cases))
+	}
+	for _, c := range file.Cases {
+		checkParsedCase(t, c)
+	}
+}
+
+// checkParsedCase checks that a parsed case names a package, expects keep
+// or delete, has a line, and names its version by a positive id or a
+// non-empty version or tag.
+func checkParsedCase(t *testing.T, c *Case) {
+	t.Helper()
+	if c.Package == "" || (c.Expect != policy.Keep && c.Expect != policy.Delete) || c.Pos.Line < 1 {
+		t.Fatalf("a case parsed incomplete: %+v", c)
+	}
+	switch c.Ref.Kind {
+	case RefID:
+		if c.Ref.ID <= 0 {
+			t.Fatalf("a case with id %d", c.Ref.ID)
+		}
+	case RefVersion, RefTag:
+		if c.Ref.Name == "" {
+			t.Fatalf("a case with an empty %s", c.Ref.Kind)
+		}
+	default:
+		t.Fatalf("a case with ref %+v", c.Ref)
+	}
 }

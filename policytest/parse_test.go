@@ -537,20 +537,35 @@ func TestParse_ExampleFiles(t *testing.T) {
 		t.Fatalf("no example tests files: %v", err)
 	}
 	for _, p := range paths {
-		f, err := Load(p)
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
-			continue
-		}
-		if f.Path != p || len(f.Cases) == 0 || len(f.Packages) == 0 {
-			t.Errorf("%s: path %q, %d cases, %d packages", p, f.Path, len(f.Cases), len(f.Packages))
-		}
+		checkExampleFileLoads(t, p)
 	}
 
 	f, err := Load("../configs/ghcr-services.tests.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkGHCRServicesPackage(t, f)
+	checkGHCRServicesCases(t, f)
+}
+
+// checkExampleFileLoads checks that the example tests file p loads, with
+// cases and packages.
+func checkExampleFileLoads(t *testing.T, p string) {
+	t.Helper()
+	f, err := Load(p)
+	if err != nil {
+		t.Errorf("%s: %v", p, err)
+		return
+	}
+	if f.Path != p || len(f.Cases) == 0 || len(f.Packages) == 0 {
+		t.Errorf("%s: path %q, %d cases, %d packages", p, f.Path, len(f.Cases), len(f.Packages))
+	}
+}
+
+// checkGHCRServicesPackage checks the one package of
+// ghcr-services.tests.yaml, and one of its versions in full.
+func checkGHCRServicesPackage(t *testing.T, f *File) {
+	t.Helper()
 	if len(f.Packages) != 1 {
 		t.Fatalf("%d packages", len(f.Packages))
 	}
@@ -563,6 +578,12 @@ func TestParse_ExampleFiles(t *testing.T) {
 		!slices.Equal(rel.Children, []string{"amd64", "arm64"}) || rel.ID != 0 || rel.Pos.Line != 20 {
 		t.Errorf("release-2: %+v", rel)
 	}
+}
+
+// checkGHCRServicesCases checks the cases of ghcr-services.tests.yaml:
+// the first in full, and a field or two of others.
+func checkGHCRServicesCases(t *testing.T, f *File) {
+	t.Helper()
 	if len(f.Cases) != 9 {
 		t.Fatalf("%d cases", len(f.Cases))
 	}

@@ -93,23 +93,43 @@ func TestRun_Synthetic(t *testing.T) {
 		ids[v.Name] = id
 	}
 
-	prod := byName["prod stays"]
+	checkProdStays(t, byName["prod stays"], ids, now)
+	checkMain1(t, byName["main-1 stays today"], byName["main-1 goes in 40 days"], ids, now)
+	checkWronglyExpected(t, byName["wrongly expected"], ids)
+	checkCaseErrors(t, byName["tests[4]"], byName["excluded"])
+	checkBareRuleName(t, byName["prod by a bare rule name fails"])
+	checkByID(t, byName["by id"], byName["main-1 stays today"], ids)
+	checkSyntheticReport(t, s, results, byName["prod stays"])
+}
+
+// checkProdStays checks every field of the result of a case that passes:
+// prod is kept by its protection, as the case expects.
+func checkProdStays(t *testing.T, prod *Result, ids map[string]int64, now time.Time) {
+	t.Helper()
 	if !prod.Pass || prod.Action != policy.Keep || prod.Rule != "protected:tag" || prod.VersionID != ids["b"] ||
 		!strings.HasPrefix(prod.Version, "sha256:") || prod.Error != "" || prod.Line != 15 || prod.Ref != "tag prod" ||
 		prod.Policy != "svc" || prod.Owner != "acme" || prod.Package != "svc" || !prod.At.Equal(now) || prod.Expect != policy.Keep || prod.RuleExpected != "protected:tag" {
 		t.Errorf("prod stays: %+v", prod)
 	}
-	today := byName["main-1 stays today"]
+}
+
+// checkMain1 checks that one version is decided at each case's time:
+// kept today, deleted 40 days later.
+func checkMain1(t *testing.T, today, later *Result, ids map[string]int64, now time.Time) {
+	t.Helper()
 	if !today.Pass || today.Action != policy.Keep || today.Rule != "no-rule" || today.VersionID != ids["c"] || today.Ref != "version c" {
 		t.Errorf("main-1 stays today: %+v", today)
 	}
-	later := byName["main-1 goes in 40 days"]
 	if !later.Pass || later.Action != policy.Delete || later.Rule != "delete:stale" || !later.At.Equal(now.Add(40*24*time.Hour)) ||
 		later.VersionID != ids["c"] || !strings.Contains(later.Reason, "created 60d ago") {
 		t.Errorf("main-1 goes in 40 days (decided at %v): %+v", later.At, later)
 	}
+}
 
-	wrong := byName["wrongly expected"]
+// checkWronglyExpected checks a case whose expected action is not the
+// one decided: it fails, and its failure says what was wanted and why.
+func checkWronglyExpected(t *testing.T, wrong *Result, ids map[string]int64) {
+	t.Helper()
 	if wrong.Pass || wrong.Action != policy.Keep || wrong.Rule != "no-rule" || wrong.Reason != "no keep or delete rule matches" ||
 		wrong.Line != 23 || wrong.Error != "" || wrong.Expect != policy.Delete || wrong.VersionID != ids["a"] {
 		t.Errorf("wrongly expected: %+v", wrong)
@@ -117,30 +137,48 @@ func TestRun_Synthetic(t *testing.T) {
 	if got, want := wrong.Failure(), "want delete, got keep by no-rule: no keep or delete rule matches"; got != want {
 		t.Errorf("Failure() = %q, want %q", got, want)
 	}
+}
 
-	ghost := byName["tests[4]"]
+// checkCaseErrors checks cases that cannot be decided: a package in no
+// snapshot, and one the policy does not select. They fail with an error
+// and no action.
+func checkCaseErrors(t *testing.T, ghost, excluded *Result) {
+	t.Helper()
 	if ghost == nil || ghost.Pass || ghost.Action != "" || ghost.Error != "the container package acme/ghost is not in the snapshot" || ghost.Failure() != ghost.Error {
 		t.Errorf("a package in no snapshot: %+v", ghost)
 	}
-	excluded := byName["excluded"]
 	if excluded.Pass || excluded.Action != "" || excluded.Error != "policy svc does not select the container package acme/excluded (select.packages, select.exclude_packages or select.visibility leave it out)" {
 		t.Errorf("a package the policy does not select: %+v", excluded)
 	}
-	bare := byName["prod by a bare rule name fails"]
+}
+
+// checkBareRuleName checks that the right action by another rule than
+// the case names fails, and says which rule decided.
+func checkBareRuleName(t *testing.T, bare *Result) {
+	t.Helper()
 	if bare.Pass || bare.Action != policy.Keep || bare.Rule != "protected:tag" {
 		t.Errorf("the right action by another rule passes: %+v", bare)
 	}
 	if got, want := bare.Failure(), `want keep by stale, got keep by protected:tag: tag "prod" is protected by protect.tags`; got != want {
 		t.Errorf("Failure() = %q, want %q", got, want)
 	}
+}
+
+// checkByID checks the case that names its version by id.
+func checkByID(t *testing.T, byID, today *Result, ids map[string]int64) {
+	t.Helper()
 	// A written id is kept, and a case finds the version by it; the
 	// others are numbered above it, the newest the highest.
-	byID := byName["by id"]
-	if !byID.Pass || byID.VersionID != 77 || byID.Version != today.Version && byID.Version == "" || byID.Rule != "no-rule" ||
+	if !byID.Pass || byID.VersionID != 77 || byID.Version == "" || byID.Version == today.Version || byID.Rule != "no-rule" ||
 		ids["a"] != 77 || ids["b"] != 78 || ids["c"] != 79 {
 		t.Errorf("by id (ids %v): %+v", ids, byID)
 	}
+}
 
+// checkSyntheticReport checks the report's counts, and that the results
+// are in the file's order.
+func checkSyntheticReport(t *testing.T, s *Suite, results []*Result, prod *Result) {
+	t.Helper()
 	rep := NewReport(results)
 	if rep.Passed != 4 || rep.Failed != 4 || len(rep.Cases) != 8 || rep.Cases[0] != prod {
 		t.Errorf("report: %d passed, %d failed of %d", rep.Passed, rep.Failed, len(rep.Cases))

@@ -65,6 +65,35 @@ tests:
 // listing too.
 func TestSnapshot_Synthetic(t *testing.T) {
 	s := bindFile(t, threePolicies, snapshotTests)
+	base := syntheticTestBase()
+	snap := s.Snapshot(base, runNow)
+	if snap != base {
+		t.Fatal("Snapshot made a new snapshot rather than adding to the base")
+	}
+
+	img := checkSyntheticImg(t, snap)
+	byLabel := checkSyntheticVersions(t, img)
+	if !slices.Equal(byLabel["idx"].Tags, []string{"v1", "stable"}) || !slices.Equal(byLabel["new"].Tags, []string{"latest"}) || len(byLabel["old"].Tags) != 0 {
+		t.Errorf("tags: idx %q, new %q, old %q", byLabel["idx"].Tags, byLabel["new"].Tags, byLabel["old"].Tags)
+	}
+	if len(s.ids) != 8 {
+		t.Errorf("%d ids kept, want one for each of the 8 synthetic versions", len(s.ids))
+	}
+
+	checkSyntheticManifests(t, snap, byLabel)
+	checkReplacedVersionsGone(t, snap, "sha256:aa", "sha256:bb")
+	checkSyntheticLib(t, snap)
+	if len(snap.Manifests) != 6 {
+		t.Errorf("%d manifests held, want the 6 of img", len(snap.Manifests))
+	}
+	checkSyntheticListings(t, snap)
+	checkWritesAndLoads(t, snap)
+}
+
+// syntheticTestBase is the base TestSnapshot_Synthetic adds to: an org
+// package acme/img (owner spelled ACME) the file's img replaces, and two
+// packages it must leave: one of another name, one of another owner kind.
+func syntheticTestBase() *snapshot.Snapshot {
 	base := snapshot.New("https://api.github.com", runNow.Add(-time.Hour))
 	old := ptime(runNow.Add(-1000 * time.Hour))
 	base.Packages = []snapshot.Package{
@@ -79,11 +108,14 @@ func TestSnapshot_Synthetic(t *testing.T) {
 		{OwnerKind: "org", Owner: "acme", Type: "container", Packages: []snapshot.ListedPackage{{Name: "img", Visibility: "private", VersionCount: 2}, {Name: "other", Visibility: "private", VersionCount: 1}}},
 		{OwnerKind: "org", Owner: "acme", Type: "container", Visibility: "public", Packages: []snapshot.ListedPackage{}},
 	}
-	snap := s.Snapshot(base, runNow)
-	if snap != base {
-		t.Fatal("Snapshot made a new snapshot rather than adding to the base")
-	}
+	return base
+}
 
+// checkSyntheticImg returns the one org package acme/img, the synthetic
+// one, and checks that the base's packages of another owner kind or name
+// are still there.
+func checkSyntheticImg(t *testing.T, snap *snapshot.Snapshot) snapshot.Package {
+	t.Helper()
 	imgs := findPackage(snap, "org", "acme", "container", "img")
 	if len(imgs) != 1 {
 		t.Fatalf("%d org packages acme/img, want 1", len(imgs))
@@ -95,7 +127,13 @@ func TestSnapshot_Synthetic(t *testing.T) {
 	if len(findPackage(snap, "user", "acme", "container", "img")) != 1 || len(findPackage(snap, "org", "acme", "container", "other")) != 1 {
 		t.Error("a package of another owner kind or name was dropped")
 	}
+	return img
+}
 
+// checkSyntheticVersions checks the order, ids and times of img's
+// versions and returns them by their labels in the file.
+func checkSyntheticVersions(t *testing.T, img snapshot.Package) map[string]snapshot.Version {
+	t.Helper()
 	// Newest first; among equal ages, in the file's order.
 	byLabel := map[string]snapshot.Version{}
 	labels := []string{"new", "pinned", "amd64", "arm64", "idx", "old"}
@@ -111,67 +149,95 @@ func TestSnapshot_Synthetic(t *testing.T) {
 			t.Errorf("versions[%d] (%s): created %v, updated %v, want %v", i, labels[i], v.CreatedAt, v.UpdatedAt, want)
 		}
 	}
-	if !slices.Equal(byLabel["idx"].Tags, []string{"v1", "stable"}) || !slices.Equal(byLabel["new"].Tags, []string{"latest"}) || len(byLabel["old"].Tags) != 0 {
-		t.Errorf("tags: idx %q, new %q, old %q", byLabel["idx"].Tags, byLabel["new"].Tags, byLabel["old"].Tags)
-	}
-	if len(s.ids) != 8 {
-		t.Errorf("%d ids kept, want one for each of the 8 synthetic versions", len(s.ids))
-	}
+	return byLabel
+}
 
+// manifestBody is what the tests read of a manifest made for a synthetic
+// container version.
+type manifestBody struct {
+	SchemaVersion int    `json:"schemaVersion"`
+	MediaType     string `json:"mediaType"`
+	Config        *struct {
+		Digest string `json:"digest"`
+	} `json:"config"`
+	Layers    []struct{ Digest string } `json:"layers"`
+	Manifests []struct {
+		MediaType string            `json:"mediaType"`
+		Digest    string            `json:"digest"`
+		Size      int64             `json:"size"`
+		Platform  map[string]string `json:"platform"`
+	} `json:"manifests"`
+}
+
+// checkSyntheticManifests checks the manifest of each of img's versions.
+func checkSyntheticManifests(t *testing.T, snap *snapshot.Snapshot, byLabel map[string]snapshot.Version) {
+	t.Helper()
 	// Container versions are named by the digests of manifests the
 	// snapshot holds; an index names its children's digests.
 	seen := map[string]string{}
 	for label, v := range byLabel {
-		m, ok := snap.Manifests[v.Name]
-		if !strings.HasPrefix(v.Name, "sha256:") || !ok {
-			t.Errorf("%s: named %q, manifest held: %v", label, v.Name, ok)
+		m, body, ok := checkManifestHeld(t, snap, label, v, seen)
+		if !ok {
 			continue
 		}
-		sum := sha256.Sum256(m.Body)
-		if "sha256:"+hex.EncodeToString(sum[:]) != v.Name {
-			t.Errorf("%s: the manifest does not hash to its name", label)
-		}
-		if other, dup := seen[v.Name]; dup {
-			t.Errorf("%s and %s have one digest", label, other)
-		}
-		seen[v.Name] = label
-		var body struct {
-			SchemaVersion int    `json:"schemaVersion"`
-			MediaType     string `json:"mediaType"`
-			Config        *struct {
-				Digest string `json:"digest"`
-			} `json:"config"`
-			Layers    []struct{ Digest string } `json:"layers"`
-			Manifests []struct {
-				MediaType string            `json:"mediaType"`
-				Digest    string            `json:"digest"`
-				Size      int64             `json:"size"`
-				Platform  map[string]string `json:"platform"`
-			} `json:"manifests"`
-		}
-		if err := json.Unmarshal(m.Body, &body); err != nil {
-			t.Fatalf("%s: the manifest is not JSON: %v", label, err)
-		}
-		if body.SchemaVersion != 2 || body.MediaType != m.MediaType {
-			t.Errorf("%s: schema %d, media type %q in the body and %q held", label, body.SchemaVersion, body.MediaType, m.MediaType)
-		}
 		if label == "idx" {
-			if m.MediaType != mediaIndex || len(body.Manifests) != 2 || body.Config != nil {
-				t.Fatalf("the index: %s", m.Body)
-			}
-			for i, child := range []string{"amd64", "arm64"} {
-				d := body.Manifests[i]
-				if d.Digest != byLabel[child].Name || d.Size != int64(len(snap.Manifests[d.Digest].Body)) || d.MediaType != mediaImage || d.Platform["os"] != "linux" {
-					t.Errorf("the index's manifests[%d] = %+v, want %s's digest %s", i, d, child, byLabel[child].Name)
-				}
-			}
+			checkIndexManifest(t, snap, m, body, byLabel)
 			continue
 		}
 		if m.MediaType != mediaImage || body.Config == nil || len(body.Layers) != 1 || len(body.Manifests) != 0 {
 			t.Errorf("%s: not an image: %s", label, m.Body)
 		}
 	}
-	for _, d := range []string{"sha256:aa", "sha256:bb"} {
+}
+
+// checkManifestHeld checks that the version labelled label is named by
+// the digest of a manifest the snapshot holds, one no other version of
+// seen has, and returns that manifest and its body; ok is false when
+// none is held.
+func checkManifestHeld(t *testing.T, snap *snapshot.Snapshot, label string, v snapshot.Version, seen map[string]string) (m snapshot.Manifest, body manifestBody, ok bool) {
+	t.Helper()
+	m, ok = snap.Manifests[v.Name]
+	if !strings.HasPrefix(v.Name, "sha256:") || !ok {
+		t.Errorf("%s: named %q, manifest held: %v", label, v.Name, ok)
+		return m, body, false
+	}
+	sum := sha256.Sum256(m.Body)
+	if "sha256:"+hex.EncodeToString(sum[:]) != v.Name {
+		t.Errorf("%s: the manifest does not hash to its name", label)
+	}
+	if other, dup := seen[v.Name]; dup {
+		t.Errorf("%s and %s have one digest", label, other)
+	}
+	seen[v.Name] = label
+	if err := json.Unmarshal(m.Body, &body); err != nil {
+		t.Fatalf("%s: the manifest is not JSON: %v", label, err)
+	}
+	if body.SchemaVersion != 2 || body.MediaType != m.MediaType {
+		t.Errorf("%s: schema %d, media type %q in the body and %q held", label, body.SchemaVersion, body.MediaType, m.MediaType)
+	}
+	return m, body, true
+}
+
+// checkIndexManifest checks that the index idx names its children's
+// digests, in the file's order.
+func checkIndexManifest(t *testing.T, snap *snapshot.Snapshot, m snapshot.Manifest, body manifestBody, byLabel map[string]snapshot.Version) {
+	t.Helper()
+	if m.MediaType != mediaIndex || len(body.Manifests) != 2 || body.Config != nil {
+		t.Fatalf("the index: %s", m.Body)
+	}
+	for i, child := range []string{"amd64", "arm64"} {
+		d := body.Manifests[i]
+		if d.Digest != byLabel[child].Name || d.Size != int64(len(snap.Manifests[d.Digest].Body)) || d.MediaType != mediaImage || d.Platform["os"] != "linux" {
+			t.Errorf("the index's manifests[%d] = %+v, want %s's digest %s", i, d, child, byLabel[child].Name)
+		}
+	}
+}
+
+// checkReplacedVersionsGone checks that no package of snap has a version
+// named one of names, the versions of a replaced package.
+func checkReplacedVersionsGone(t *testing.T, snap *snapshot.Snapshot, names ...string) {
+	t.Helper()
+	for _, d := range names {
 		for _, p := range snap.Packages {
 			for _, v := range p.Versions {
 				if v.Name == d {
@@ -180,7 +246,11 @@ func TestSnapshot_Synthetic(t *testing.T) {
 			}
 		}
 	}
+}
 
+// checkSyntheticLib checks the synthetic npm package acme/lib.
+func checkSyntheticLib(t *testing.T, snap *snapshot.Snapshot) {
+	t.Helper()
 	// npm versions are named as written and numbered after the images.
 	libs := findPackage(snap, "org", "acme", "npm", "lib")
 	if len(libs) != 1 {
@@ -191,10 +261,11 @@ func TestSnapshot_Synthetic(t *testing.T) {
 		lib.Versions[1].Name != "1.0.0" || lib.Versions[1].ID != 906 || lib.Versions[0].Tags != nil {
 		t.Errorf("lib: %+v", lib)
 	}
-	if len(snap.Manifests) != 6 {
-		t.Errorf("%d manifests held, want the 6 of img", len(snap.Manifests))
-	}
+}
 
+// checkSyntheticListings checks where the synthetic packages are listed.
+func checkSyntheticListings(t *testing.T, snap *snapshot.Snapshot) {
+	t.Helper()
 	// Listings: img once in the unfiltered one, not in the public one;
 	// lib in a new unfiltered listing of its own.
 	var listed []string
@@ -215,8 +286,12 @@ func TestSnapshot_Synthetic(t *testing.T) {
 			}
 		}
 	}
+}
 
-	// The snapshot made is one ghprune can write and read back.
+// checkWritesAndLoads checks that snap is one ghprune can write and read
+// back.
+func checkWritesAndLoads(t *testing.T, snap *snapshot.Snapshot) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "snap.json")
 	if err := snap.Write(path); err != nil {
 		t.Fatal(err)

@@ -215,14 +215,8 @@ func planDiff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy, f 
 		return code
 	}
 	d.Config, d.Baseline = cfg.File, base.File
-	if err := writeDiff(out, d, format); err != nil {
-		out.Abort()
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
-		return exitFailed
-	}
-	if err := out.Commit(); err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
-		return exitFailed
+	if code := commitReport(out, writeDiff(out, d, format), e); code != exitOK {
+		return code
 	}
 	if f.detailed && d.Summary.DeleteAfter > d.Summary.DeleteBefore {
 		return exitHasDelete

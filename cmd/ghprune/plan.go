@@ -109,14 +109,8 @@ func runCommand(ctx context.Context, f runFlags, apply bool, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
 		return exitFailed
 	}
-	if werr != nil {
-		out.Abort()
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", werr)
-		return exitFailed
-	}
-	if err := out.Commit(); err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
-		return exitFailed
+	if code := commitReport(out, werr, e); code != exitOK {
+		return code
 	}
 	if runErr != nil {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(runErr.Error()))
