@@ -221,7 +221,7 @@ func parse(file string, data []byte) (*Config, *decoder, error) {
 	cfg.File = file
 	errs := &Errors{}
 	if len(data) > MaxFileBytes {
-		errs.add(&FieldError{File: file, Msg: fmt.Sprintf("the file is %d bytes; a ghprune config is at most %d", len(data), MaxFileBytes)})
+		errs.add(&FieldError{File: file, Msg: fmt.Sprintf("the file is over %d bytes; a ghprune config is at most that", MaxFileBytes)})
 		return nil, nil, errs.err()
 	}
 	if line, n := countValues(data); n > maxValues {

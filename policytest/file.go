@@ -199,7 +199,9 @@ func Load(path string) (*File, error) {
 func Parse(file string, data []byte) (*File, error) {
 	d := &decoder{file: file, errs: &policy.Errors{}}
 	if len(data) > MaxFileBytes {
-		d.add(Pos{}, "", fmt.Sprintf("the file is %d bytes; a tests file is at most %d", len(data), MaxFileBytes))
+		// data may be cut one byte past the bound (ReadFile): its length
+		// is not the file's.
+		d.add(Pos{}, "", fmt.Sprintf("the file is over %d bytes, the most a tests file may be", MaxFileBytes))
 		return nil, d.err()
 	}
 	if line, n := countValues(data); n > MaxValues {

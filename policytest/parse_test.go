@@ -384,7 +384,7 @@ func TestCut(t *testing.T) {
 func TestParse_FileTooBig(t *testing.T) {
 	data := "tests: [\n" + strings.Repeat("x", MaxFileBytes)
 	errs, lines := parseErrors(t, data)
-	want := fmt.Sprintf("t.yaml: the file is %d bytes; a tests file is at most %d", len(data), MaxFileBytes)
+	want := fmt.Sprintf("t.yaml: the file is over %d bytes, the most a tests file may be", MaxFileBytes)
 	if len(lines) != 1 || lines[0] != want || errs.List[0].Line != 0 {
 		t.Errorf("problems %q, want only %q", lines, want)
 	}
@@ -395,7 +395,7 @@ func TestParse_FileTooBig(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Load(path)
-	want = fmt.Sprintf("%s: the file is %d bytes; a tests file is at most %d", path, MaxFileBytes+1, MaxFileBytes)
+	want = fmt.Sprintf("%s: the file is over %d bytes, the most a tests file may be", path, MaxFileBytes)
 	if err == nil || err.Error() != want {
 		t.Errorf("Load: %v, want %s", err, want)
 	}
