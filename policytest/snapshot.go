@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +40,8 @@ func (s *Suite) Unsynthetic() ([]*policy.Policy, []*Case) {
 
 // Snapshot adds the synthetic packages to base, as of now (the run's
 // time), and returns the snapshot the cases are planned from. base is
-// changed; nil starts an empty snapshot of the config's API. A synthetic
+// left as it was (the same reading may serve a plan and a diff); nil
+// starts an empty snapshot of the config's API. A synthetic
 // package replaces one of the same owner, type and name in base.
 //
 // Each synthetic version is created its age before now. Versions are listed
@@ -51,6 +53,8 @@ func (s *Suite) Unsynthetic() ([]*policy.Policy, []*Case) {
 func (s *Suite) Snapshot(base *snapshot.Snapshot, now time.Time) *snapshot.Snapshot {
 	if base == nil {
 		base = snapshot.New(s.Config.GitHub.APIURL, now)
+	} else {
+		base = cloneTop(base)
 	}
 	if base.Manifests == nil {
 		base.Manifests = map[string]snapshot.Manifest{}
@@ -71,6 +75,21 @@ func (s *Suite) Snapshot(base *snapshot.Snapshot, now time.Time) *snapshot.Snaps
 	}
 	s.snap = base
 	return base
+}
+
+// cloneTop copies what Snapshot changes of a snapshot: its lists of
+// packages and listings, and its map of manifests. Versions and manifest
+// bodies are shared, never written.
+func cloneTop(b *snapshot.Snapshot) *snapshot.Snapshot {
+	c := *b
+	c.Packages = slices.Clone(b.Packages)
+	c.Listings = make([]snapshot.Listing, len(b.Listings))
+	for i, l := range b.Listings {
+		l.Packages = slices.Clone(l.Packages)
+		c.Listings[i] = l
+	}
+	c.Manifests = maps.Clone(b.Manifests)
+	return &c
 }
 
 // maxID is the highest version id of base and of the file.

@@ -43,6 +43,21 @@ type Recorder struct {
 	Cache    liveCache    // nil: no journal
 
 	mu sync.Mutex
+	// listed and versions are the answers already read, by what was asked:
+	// policies that select the same owner's packages (a config and its
+	// baseline, overlapping policies) read each listing and package once.
+	listed   map[listingKey][]githubapi.Package
+	versions map[versionsKey]githubapi.VersionList
+}
+
+type listingKey struct {
+	kind              githubapi.OwnerKind
+	owner, typ, visib string
+}
+
+type versionsKey struct {
+	listingKey
+	name string
 }
 
 // Identity records the token's login.
@@ -56,12 +71,26 @@ func (r *Recorder) Identity(ctx context.Context) (githubapi.Identity, error) {
 	return id, err
 }
 
-// ListPackages records a listing.
+// ListPackages records a listing; a listing already read is answered
+// from memory.
 func (r *Recorder) ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error) {
+	key := listingKey{owner.Kind, owner.Name, packageType, visibility}
+	r.mu.Lock()
+	pkgs, ok := r.listed[key]
+	r.mu.Unlock()
+	if ok {
+		return slices.Clone(pkgs), nil
+	}
 	pkgs, err := r.Client.ListPackages(ctx, owner, packageType, visibility)
 	if err != nil {
 		return pkgs, err
 	}
+	r.mu.Lock()
+	if r.listed == nil {
+		r.listed = map[listingKey][]githubapi.Package{}
+	}
+	r.listed[key] = slices.Clone(pkgs)
+	r.mu.Unlock()
 	l := Listing{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Visibility: visibility}
 	for _, p := range pkgs {
 		l.Packages = append(l.Packages, ListedPackage{Name: p.Name, Visibility: p.Visibility, VersionCount: p.VersionCount})
@@ -86,12 +115,32 @@ func (r *Recorder) GetPackage(ctx context.Context, owner githubapi.Owner, packag
 	return r.Client.GetPackage(ctx, owner, packageType, name)
 }
 
-// ListVersions records a package's versions (the last listing of it).
+// ListVersions records a package's versions; a package already read is
+// answered from memory (its active versions; deleted ones read through).
 func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error) {
+	key := versionsKey{listingKey{owner.Kind, owner.Name, packageType, ""}, name}
+	active := opts.State != githubapi.StateDeleted
+	if active {
+		r.mu.Lock()
+		list, ok := r.versions[key]
+		r.mu.Unlock()
+		if ok {
+			list.Versions = slices.Clone(list.Versions)
+			return list, nil
+		}
+	}
 	list, err := r.Client.ListVersions(ctx, owner, packageType, name, opts)
-	if err != nil || opts.State == githubapi.StateDeleted {
+	if err != nil || !active {
 		return list, err
 	}
+	r.mu.Lock()
+	if r.versions == nil {
+		r.versions = map[versionsKey]githubapi.VersionList{}
+	}
+	kept := list
+	kept.Versions = slices.Clone(list.Versions)
+	r.versions[key] = kept
+	r.mu.Unlock()
 	p := Package{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Name: name, VersionCount: opts.VersionCount,
 		Versions: make([]Version, len(list.Versions))}
 	for i, v := range list.Versions {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,10 @@ type actionEnv struct {
 	baseline  string // the config to compare with (a pull request's base), as the input gives it
 	tests     string // the policy tests file, as the input gives it
 	base      *policy.Config
+	suite     *policytest.Suite
+	// snap is the one reading of GitHub a plan with baseline or tests is
+	// made from, and the diff and the tests too; nil otherwise.
+	snap *snapshot.Snapshot
 	// summaryLeft is what may still be appended to the job summary: the
 	// tests, the plan and the diff share stepSummaryMax.
 	summaryLeft int
@@ -217,16 +222,31 @@ func annotateAs(w io.Writer, level, title string, fe *policy.FieldError) {
 // case stops the step before anything is deleted.
 func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) int {
 	e := a.e
+	// The baseline and the tests are read before anything else: a broken
+	// one is a usage error, found before a request is spent.
 	if a.baseline != "" {
-		// Read before anything else: a broken baseline is a usage error,
-		// found before a plan has spent requests.
 		if a.base = a.loadBaseline(); a.base == nil {
 			return exitUsage
 		}
 	}
+	if a.tests != "" {
+		if a.suite = a.loadTests(cfg); a.suite == nil {
+			return exitUsage
+		}
+	}
+	if a.mode == "plan" && a.needsReading() {
+		// One reading of GitHub serves the plan, the diff and the tests:
+		// a GITHUB_TOKEN has 1,000 requests an hour.
+		off, code := a.readOnce(ctx, eng, cfg, pols)
+		if off == nil {
+			return code
+		}
+		defer off.Close()
+		eng = off
+	}
 	extra := map[string]string{"changed": "", "tests-failed": ""}
 	testsCode := exitOK
-	if a.tests != "" {
+	if a.suite != nil {
 		extra["tests-failed"], testsCode = a.policyTests(ctx, eng, cfg)
 		if testsCode == exitUsage || (testsCode != exitOK && a.mode == "apply") {
 			if testsCode == exitFailed && extra["tests-failed"] != "" {
@@ -267,7 +287,7 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Con
 	werr = errors.Join(werr, a.summary(run))
 	diffCode := exitOK
 	if a.baseline != "" {
-		extra["changed"], diffCode = a.diff(ctx, eng, cfg, pols)
+		extra["changed"], diffCode = a.diff(ctx, cfg, pols)
 	}
 	werr = errors.Join(werr, a.outputs(run, sum, extra))
 	switch {
@@ -293,13 +313,9 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Con
 	return exitOK
 }
 
-// policyTests checks the tests file against the config, planned offline
-// from its synthetic packages and, for the cases that name live packages,
-// a snapshot read through eng, and appends the results to the job summary.
-// Each failing case annotates its line of the tests file. It returns how
-// many cases failed ("" when the file could not be run) and an exit code:
-// 2 for a bad file, 1 when a case failed.
-func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *policy.Config) (string, int) {
+// loadTests reads the tests input and binds it to cfg, annotating each
+// problem on its file and line; nil when it cannot be used.
+func (a *actionEnv) loadTests(cfg *policy.Config) *policytest.Suite {
 	e := a.e
 	// Read by its path in the workspace, named as the input gives it: the
 	// annotations then land on the file in the pull request.
@@ -312,28 +328,83 @@ func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *po
 	if err == nil {
 		suite, err = policytest.Bind(tf, cfg)
 	}
-	if err != nil {
-		var errs *policy.Errors
-		if errors.As(err, &errs) {
-			for _, fe := range errs.List {
-				annotateAs(e.stdout, "error", "ghprune tests", fe)
-			}
-		} else {
-			fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune tests::%s\n", escapeProperty(a.tests), escapeData(err.Error()))
-		}
-		fmt.Fprintf(e.stderr, "%s\n", escapeLines(err.Error()))
-		return "", exitUsage
+	if err == nil {
+		return suite
 	}
+	var errs *policy.Errors
+	if errors.As(err, &errs) {
+		for _, fe := range errs.List {
+			annotateAs(e.stdout, "error", "ghprune tests", fe)
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "::error file=%s,title=ghprune tests::%s\n", escapeProperty(a.tests), escapeData(err.Error()))
+	}
+	fmt.Fprintf(e.stderr, "%s\n", escapeLines(err.Error()))
+	return nil
+}
+
+// needsReading reports whether the diff or the tests read GitHub.
+func (a *actionEnv) needsReading() bool {
+	if a.base != nil {
+		return true
+	}
+	if a.suite != nil {
+		_, cases := a.suite.Unsynthetic()
+		return len(cases) > 0
+	}
+	return false
+}
+
+// readOnce reads, through eng, what the plan, the baseline's policies and
+// the tests' cases read, into a.snap, and opens an engine that plans from
+// it: what the plan, the diff and the tests then share.
+func (a *actionEnv) readOnce(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (*engine.Engine, int) {
+	e := a.e
+	all := append([]*policy.Policy(nil), pols...)
+	if a.base != nil {
+		all = append(all, a.base.Policies...)
+	}
+	if a.suite != nil {
+		testPols, _ := a.suite.Unsynthetic()
+		for _, p := range testPols {
+			if !slices.Contains(all, p) {
+				all = append(all, p)
+			}
+		}
+	}
+	snap, errs := eng.Snapshot(ctx, all)
+	for _, err := range errs {
+		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(err.Error()))
+	}
+	if snap == nil || len(errs) > 0 {
+		return nil, exitFailed
+	}
+	a.snap = snap
+	return openOffline(ctx, cfg, snap, "", e)
+}
+
+// policyTests checks the tests against the config, planned offline from
+// its synthetic packages and, for the cases that name live packages, the
+// one reading (a.snap) or, in apply mode, a snapshot read through eng, and
+// appends the results to the job summary. Each failing case annotates its
+// line of the tests file. It returns how many cases failed ("" when they
+// could not be run) and an exit code: 1 when a case failed.
+func (a *actionEnv) policyTests(ctx context.Context, eng *engine.Engine, cfg *policy.Config) (string, int) {
+	e, suite := a.e, a.suite
 	var base *snapshot.Snapshot
 	if pols, cases := suite.Unsynthetic(); len(cases) > 0 {
-		snap, errs := eng.Snapshot(ctx, pols)
-		for _, err := range errs {
-			fmt.Fprintf(e.stdout, "::error title=ghprune tests::%s\n", escapeData(err.Error()))
+		base = a.snap
+		if base == nil {
+			snap, errs := eng.Snapshot(ctx, pols)
+			for _, err := range errs {
+				fmt.Fprintf(e.stdout, "::error title=ghprune tests::%s\n", escapeData(err.Error()))
+			}
+			if snap == nil || len(errs) > 0 {
+				return "", exitFailed
+			}
+			base = snap
 		}
-		if snap == nil || len(errs) > 0 {
-			return "", exitFailed
-		}
-		base, suite.Source = snap, "what GitHub listed"
+		suite.Source = "what GitHub listed"
 	}
 	now := e.clock.Now()
 	off, code := openOffline(ctx, cfg, suite.Snapshot(base, now), "", e)
@@ -394,15 +465,8 @@ func (a *actionEnv) loadBaseline() *policy.Config {
 
 // diff appends the policy diff against the baseline to the job summary and
 // returns how many versions differ.
-func (a *actionEnv) diff(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (string, int) {
-	e, base := a.e, a.base
-	snap, serrs := eng.Snapshot(ctx, append(append([]*policy.Policy(nil), pols...), base.Policies...))
-	for _, err := range serrs {
-		fmt.Fprintf(e.stdout, "::error title=ghprune diff::%s\n", escapeData(err.Error()))
-	}
-	if snap == nil || len(serrs) > 0 {
-		return "", exitFailed
-	}
+func (a *actionEnv) diff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy) (string, int) {
+	e, base, snap := a.e, a.base, a.snap
 	d, code := diffPlans(ctx, cfg, base, pols, snap, e.clock.Now(), runFlags{}, e)
 	if d == nil {
 		return "", code

@@ -68,6 +68,22 @@ func TestAction_PullRequestGetsDiffAndTests(t *testing.T) {
 	if n := h.sim.Stats().ByOp["DELETE version"]; n != 0 {
 		t.Errorf("a plan with baseline sent %d deletes", n)
 	}
+
+	// The plan, the diff and the tests share one reading of GitHub: the
+	// step costs what a plan alone costs.
+	plain := newActionJob(t, h, body)
+	before := h.sim.Stats().Requests
+	if code := plain.run(t); code != 0 {
+		t.Fatalf("plain plan: exit %d", code)
+	}
+	alone := h.sim.Stats().Requests - before
+	before = h.sim.Stats().Requests
+	if code := j.run(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if all := h.sim.Stats().Requests - before; all != alone {
+		t.Errorf("plan, diff and tests sent %d requests; the plan alone %d", all, alone)
+	}
 }
 
 // In apply mode a failing policy test stops the step before anything is

@@ -127,3 +127,22 @@ func TestPlanBaseline_ListsExactlyWhatDiffers(t *testing.T) {
 		t.Errorf("markdown (exit %d):\n%s", code, md)
 	}
 }
+
+// The diff reads GitHub once for both configs: each listing and each
+// package's versions are read once though both configs' policies select
+// them.
+func TestPlanBaseline_ReadsEachPackageOnce(t *testing.T) {
+	h, newCfg, oldCfg := diffWorld(t)
+	before := h.sim.Stats().ByOp
+	if code, _, errOut := h.run("plan", "-config", newCfg, "-baseline", oldCfg, "-format", "json"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	after := h.sim.Stats().ByOp
+	// Two listings (container and npm packages of acme), two packages.
+	if n := after["GET packages"] - before["GET packages"]; n != 2 {
+		t.Errorf("%d package listings read, want 2", n)
+	}
+	if n := after["GET versions"] - before["GET versions"]; n != 2 {
+		t.Errorf("%d version listings read, want 2 (one per package)", n)
+	}
+}
