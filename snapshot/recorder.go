@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,16 +134,20 @@ func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, pack
 	if err != nil || !active {
 		return list, err
 	}
-	r.mu.Lock()
-	if r.versions == nil {
-		r.versions = map[versionsKey]githubapi.VersionList{}
+	if list.Duplicates == 0 && (opts.VersionCount <= 0 || len(list.Versions) == opts.VersionCount) {
+		// A listing that changed while it was paged is not remembered:
+		// the planner's second look must read GitHub again.
+		r.mu.Lock()
+		if r.versions == nil {
+			r.versions = map[versionsKey]githubapi.VersionList{}
+		}
+		kept := list
+		kept.Versions = slices.Clone(list.Versions)
+		r.versions[key] = kept
+		r.mu.Unlock()
 	}
-	kept := list
-	kept.Versions = slices.Clone(list.Versions)
-	r.versions[key] = kept
-	r.mu.Unlock()
 	p := Package{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Name: name, VersionCount: opts.VersionCount,
-		Versions: make([]Version, len(list.Versions))}
+		Duplicates: list.Duplicates, Versions: make([]Version, len(list.Versions))}
 	for i, v := range list.Versions {
 		sv := Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAtRaw: v.RawCreatedAt, UpdatedAtRaw: v.RawUpdatedAt}
 		if !v.CreatedAt.IsZero() {
@@ -193,7 +198,9 @@ func (r *Recorder) Refused(ctx context.Context, ownerType, owner, packageType, n
 	defer r.mu.Unlock()
 	for i := range r.S.Packages {
 		p := &r.S.Packages[i]
-		if p.OwnerKind == ownerType && p.Type == packageType && p.Name == name {
+		// The owner too: two owners' packages of one name are two packages,
+		// and one's refusals must not stand for the other's.
+		if p.OwnerKind == ownerType && strings.EqualFold(p.Owner, owner) && p.Type == packageType && p.Name == name {
 			p.DownloadLimited = p.DownloadLimited[:0]
 			for id := range refused {
 				p.DownloadLimited = append(p.DownloadLimited, id)

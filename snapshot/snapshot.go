@@ -81,6 +81,10 @@ type Package struct {
 	VersionCount int    `json:"version_count"`
 	// Versions are the active versions, newest first, as listed.
 	Versions []Version `json:"versions"`
+	// Duplicates counts versions the last listing of the package showed
+	// twice (it changed while it was paged): a plan from the snapshot then
+	// keeps the package whole, as the live plan did.
+	Duplicates int `json:"duplicates,omitempty"`
 	// DownloadLimited are the versions GitHub refused to delete for their
 	// downloads (more than 5,000, public): the journal's memory of them.
 	DownloadLimited []int64 `json:"download_limited,omitempty"`

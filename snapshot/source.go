@@ -95,7 +95,7 @@ func (s *Snapshot) ListVersions(_ context.Context, owner githubapi.Owner, packag
 	if p == nil {
 		return githubapi.VersionList{}, fmt.Errorf("the versions of package %q of %s: %w", name, owner, ErrMissing)
 	}
-	out := githubapi.VersionList{Versions: make([]githubapi.Version, len(p.Versions))}
+	out := githubapi.VersionList{Versions: make([]githubapi.Version, len(p.Versions)), Duplicates: p.Duplicates}
 	for i, v := range p.Versions {
 		gv := githubapi.Version{ID: v.ID, Name: v.Name, Tags: v.Tags, RawCreatedAt: v.CreatedAtRaw, RawUpdatedAt: v.UpdatedAtRaw}
 		if v.CreatedAt != nil {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ghprune/ghprune/simulator"
+)
+
+// livePlanEqualsSnapshotPlan takes a snapshot of cfg and checks that the
+// plan from it decides what the live plan decides, version by version.
+func livePlanEqualsSnapshotPlan(t *testing.T, h *harness, cfg string) map[string]string {
+	t.Helper()
+	_, live, _ := h.runJSON("plan", "-config", cfg)
+	snap := filepath.Join(t.TempDir(), "s.json")
+	if code, _, errOut := h.run("snapshot", "-config", cfg, "-o", snap); code > 1 {
+		t.Fatalf("snapshot: exit %d %s", code, errOut)
+	}
+	_, off, _ := h.runJSON("plan", "-config", cfg, "-snapshot", snap)
+	want, got := h.decisions(live), h.decisions(off)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the plan from the snapshot differs from the live plan (-live +snapshot):\n%s", diff)
+	}
+	return want
+}
+
+// Two owners have a public package of one name whose old version GitHub
+// refused to delete (downloads): the snapshot keeps each owner's refusal
+// with its own package, so neither is planned for deletion from it.
+func TestSnapshot_RefusalsStayWithTheirOwner(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.sim.AddOrg("beta", 101, "octo")
+	for _, org := range []string{"acme", "beta"} {
+		h.pkg(org, "npm", "lib", "public",
+			simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(100 * day), Downloads: 6000},
+			simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(1 * day)})
+	}
+	var pols string
+	for _, org := range []string{"acme", "beta"} {
+		pols += fmt.Sprintf("  - name: %s\n    mode: enforce\n    select: {owner: %s, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n", org, org)
+	}
+	cfg := h.config(pols)
+	if code, _, errOut := h.run("apply", "-config", cfg, "-format", "json"); code != 0 {
+		t.Fatalf("apply: exit %d %s", code, errOut)
+	}
+	live := livePlanEqualsSnapshotPlan(t, h, cfg)
+	if live["lib/1.0.0"] != "keep download-limit" {
+		t.Errorf("live plan after the refusals: %v", live)
+	}
+	snap := filepath.Join(t.TempDir(), "s.json")
+	if code, _, errOut := h.run("snapshot", "-config", cfg, "-o", snap); code != 0 {
+		t.Fatalf("snapshot: exit %d %s", code, errOut)
+	}
+	if code, out, _ := h.run("plan", "-config", cfg, "-snapshot", snap, "-detailed-exitcode", "-format", "json"); code != 0 {
+		t.Errorf("plan from the snapshot: exit %d, want 0 (nothing deletable)\n%s", code, out)
+	}
+	// The horizons plan from a snapshot taken in memory: nothing to delete.
+	code, out, _ := h.run("plan", "-config", cfg, "-at", "+0d,+1d", "-detailed-exitcode", "-format", "json")
+	if code != 0 {
+		t.Errorf("horizons: exit %d, want 0 (nothing deletable)\n%s", code, out)
+	}
+}
+
+// A listing that showed a version twice, on every look, keeps the package
+// whole live; so does a plan from the snapshot of it.
+func TestSnapshot_AChangingListingKeepsThePackageWhole(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	ids := h.pkg("acme", "npm", "lib", "private",
+		simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(100 * day)},
+		simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(1 * day)})
+	item := func(id int64, name string, age int) string {
+		at := h.ago(time.Duration(age) * day).UTC().Format("2006-01-02T15:04:05Z")
+		return fmt.Sprintf(`{"id":%d,"name":%q,"created_at":%q,"updated_at":%q,"package_html_url":"x","url":"x","html_url":"x","metadata":{"package_type":"npm"}}`,
+			id, name, at, at)
+	}
+	old := item(ids["1.0.0"], "1.0.0", 100)
+	h.sim.InjectFault(simulator.Fault{Method: "GET", PathContains: "/lib/versions", Status: 200,
+		Body: "[" + old + "," + old + "," + item(ids["2.0.0"], "2.0.0", 1) + "]"})
+	cfg := h.config("  - name: a\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	live := livePlanEqualsSnapshotPlan(t, h, cfg)
+	if live["lib/1.0.0"] != "keep listing-changed" {
+		t.Errorf("live plan of a changing listing: %v", live)
+	}
+}
