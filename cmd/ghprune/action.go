@@ -362,7 +362,7 @@ func (a *actionEnv) readOnce(ctx context.Context, eng *engine.Engine, cfg *polic
 	e := a.e
 	all := append([]*policy.Policy(nil), pols...)
 	if a.base != nil {
-		all = append(all, a.base.Policies...)
+		all = append(all, baselinePolicies(cfg, a.base, pols)...)
 	}
 	if a.suite != nil {
 		testPols, _ := a.suite.Unsynthetic()

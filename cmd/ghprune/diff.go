@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -204,7 +205,7 @@ func planDiff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy, f 
 		fmt.Fprintf(e.stderr, "ghprune: -at: %v\n", err)
 		return exitUsage
 	}
-	snap, code := diffSnapshot(ctx, cfg, pols, base.Policies, f, e)
+	snap, code := diffSnapshot(ctx, cfg, pols, baselinePolicies(cfg, base, pols), f, e)
 	if snap == nil {
 		out.Abort()
 		return code
@@ -222,6 +223,23 @@ func planDiff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy, f 
 		return exitHasDelete
 	}
 	return exitOK
+}
+
+// baselinePolicies are the baseline's policies compared with pols: all of
+// them, or, when pols are a selection of cfg's (-policy), those of the
+// same names. Planning the baseline's others would count their deletes as
+// "before" and hide what the selected policies now delete more.
+func baselinePolicies(cfg, base *policy.Config, pols []*policy.Policy) []*policy.Policy {
+	if len(pols) == len(cfg.Policies) {
+		return base.Policies
+	}
+	var out []*policy.Policy
+	for _, b := range base.Policies {
+		if slices.ContainsFunc(pols, func(p *policy.Policy) bool { return p.Name == b.Name }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // diffSnapshot is the one reading both configs are planned from: -snapshot,
@@ -253,7 +271,7 @@ func diffPlans(ctx context.Context, cfg, base *policy.Config, pols []*policy.Pol
 	}
 	defer oldEng.Close()
 	bs := &baselineSink{old: map[diffKey]*oldSide{}}
-	if _, err := oldEng.Run(ctx, base.Policies, engine.RunOptions{Trigger: engine.TriggerCLI, Sink: bs, At: at}); err != nil {
+	if _, err := oldEng.Run(ctx, baselinePolicies(cfg, base, pols), engine.RunOptions{Trigger: engine.TriggerCLI, Sink: bs, At: at}); err != nil {
 		fmt.Fprintf(e.stderr, "ghprune: the baseline: %v\n", report.Escape(err.Error()))
 		return nil, exitFailed
 	}

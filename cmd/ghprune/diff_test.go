@@ -146,3 +146,31 @@ func TestPlanBaseline_ReadsEachPackageOnce(t *testing.T) {
 		t.Errorf("%d version listings read, want 2 (one per package)", n)
 	}
 }
+
+// -policy selects the same policies of the baseline: the diff of libs
+// alone does not count what the baseline's images policy deletes, so
+// -detailed-exitcode sees that libs now deletes more.
+func TestPlanBaseline_PolicyFlagSelectsBothSides(t *testing.T) {
+	h, newCfg, oldCfg := diffWorld(t)
+	code, out, errOut := h.run("plan", "-config", newCfg, "-baseline", oldCfg, "-policy", "libs", "-detailed-exitcode", "-format", "json")
+	if code != exitHasDelete {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, out, errOut)
+	}
+	var d struct {
+		Packages []struct{ Package string }
+		Summary  struct {
+			DeleteBefore int `json:"delete_before"`
+			DeleteAfter  int `json:"delete_after"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Packages) != 1 || d.Packages[0].Package != "lib" || d.Summary.DeleteBefore != 0 || d.Summary.DeleteAfter != 1 {
+		t.Errorf("diff of -policy libs: %s", out)
+	}
+	code, out, _ = h.run("plan", "-config", newCfg, "-baseline", oldCfg, "-policy", "images", "-format", "json")
+	if code != 0 || strings.Contains(out, `"lib"`) {
+		t.Errorf("diff of -policy images lists the npm package: exit %d\n%s", code, out)
+	}
+}
