@@ -17,6 +17,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ghprune/ghprune/policy"
 )
 
 // Format and FormatVersion name the file format.
@@ -25,12 +27,54 @@ const (
 	FormatVersion = 1
 )
 
-// MaxBytes bounds a snapshot as read (after gzip): a file is input, and a
-// gzip of a few kilobytes may hold gigabytes.
-const MaxBytes = 2 << 30
+// Bounds of a snapshot as read (after gzip): a file is input, and a gzip
+// of a few kilobytes may hold gigabytes. Decoded, a JSON object costs up
+// to some 200 bytes and a list element some 16 however short its text
+// ("{}," is three bytes), so the objects and elements are bounded as well
+// as the bytes, before anything is decoded. A file at the bounds costs
+// some 1.6 GB to read (the decoder's buffer, then the values); a snapshot
+// of 1,000,000 versions is some 250 MB of JSON, 1,000,000 objects and
+// 6,000,000 elements.
+const (
+	MaxBytes    = 512 << 20
+	MaxObjects  = 4_000_000
+	MaxElements = 32_000_000
+)
 
-// maxBytes is MaxBytes, lowered by the test of the bound.
-var maxBytes int64 = MaxBytes
+// maxBytes, maxObjects and maxElements are the bounds, lowered by their
+// tests.
+var (
+	maxBytes    int64 = MaxBytes
+	maxObjects  int64 = MaxObjects
+	maxElements int64 = MaxElements
+)
+
+// boundedReader counts what it reads, and fails past the bounds: the JSON
+// decoder reads the whole value before it decodes, so a bound checked
+// here holds before a byte of it is decoded. Braces and commas inside
+// strings count too: an overestimate, never an underestimate.
+type boundedReader struct {
+	r                        io.Reader
+	bytes, objects, elements int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.bytes += int64(n)
+	b.objects += int64(bytes.Count(p[:n], []byte("{")))
+	b.elements += int64(bytes.Count(p[:n], []byte(",")))
+	// Past a bound the bytes read are withheld: the decoder would decode
+	// a value it already holds whole before it looked at the error.
+	switch {
+	case b.bytes > maxBytes:
+		return 0, fmt.Errorf("larger than %d bytes", maxBytes)
+	case b.objects > maxObjects:
+		return 0, fmt.Errorf("more than %d objects (versions, packages, manifests)", maxObjects)
+	case b.elements > maxElements:
+		return 0, fmt.Errorf("more than %d list elements", maxElements)
+	}
+	return n, err
+}
 
 // Snapshot is one snapshot file.
 type Snapshot struct {
@@ -144,14 +188,17 @@ func Read(r io.Reader) (*Snapshot, error) {
 		defer zr.Close()
 		in = zr
 	}
-	lr := &io.LimitedReader{R: in, N: maxBytes + 1}
-	dec := json.NewDecoder(lr)
+	br2 := &boundedReader{r: in}
+	dec := json.NewDecoder(br2)
+	// A misspelt or unknown field is a file this ghprune does not read
+	// faithfully (a "tag" typo would leave a version untagged).
+	dec.DisallowUnknownFields()
 	var s Snapshot
 	if err := dec.Decode(&s); err != nil {
-		if lr.N <= 0 {
-			return nil, fmt.Errorf("larger than %d bytes", maxBytes)
-		}
 		return nil, fmt.Errorf("not a snapshot: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("not a snapshot: more after the JSON object")
 	}
 	if err := s.check(); err != nil {
 		return nil, err
@@ -176,18 +223,18 @@ func (s *Snapshot) check() error {
 			problems = append(problems, fmt.Sprintf("listings[%d]: owner_kind (org, user or self), owner and package_type are required", i))
 		}
 	}
+	pkgs := make(map[[4]string]bool, len(s.Packages))
 	for i, p := range s.Packages {
 		at := fmt.Sprintf("packages[%d]", i)
 		if !kind(p.OwnerKind) || p.Type == "" || p.Name == "" || (p.OwnerKind != "self" && p.Owner == "") {
 			problems = append(problems, at+": owner_kind (org, user or self), owner, package_type and name are required")
 		}
-		seen := make(map[int64]bool, len(p.Versions))
-		for j, v := range p.Versions {
-			if seen[v.ID] {
-				problems = append(problems, fmt.Sprintf("%s.versions[%d]: id %d listed twice", at, j, v.ID))
-			}
-			seen[v.ID] = true
+		key := [4]string{p.OwnerKind, strings.ToLower(p.Owner), p.Type, p.Name}
+		if pkgs[key] {
+			problems = append(problems, at+": the package is listed twice")
 		}
+		pkgs[key] = true
+		problems = append(problems, p.checkVersions(at)...)
 		if len(problems) >= 20 {
 			break
 		}
@@ -198,12 +245,37 @@ func (s *Snapshot) check() error {
 	return nil
 }
 
+// checkVersions refuses ids that are not GitHub's (0 or less, or twice)
+// and, where a name is a digest, one digest on two versions.
+func (p *Package) checkVersions(at string) []string {
+	var problems []string
+	ids := make(map[int64]bool, len(p.Versions))
+	names := make(map[string]bool, len(p.Versions))
+	container := p.Type == "container" || p.Type == "docker"
+	for j, v := range p.Versions {
+		switch {
+		case v.ID <= 0:
+			problems = append(problems, fmt.Sprintf("%s.versions[%d]: id %d is not a version id", at, j, v.ID))
+		case ids[v.ID]:
+			problems = append(problems, fmt.Sprintf("%s.versions[%d]: id %d listed twice", at, j, v.ID))
+		case container && names[v.Name]:
+			problems = append(problems, fmt.Sprintf("%s.versions[%d]: digest %s listed twice", at, j, cut(v.Name)))
+		}
+		ids[v.ID], names[v.Name] = true, true
+		if len(problems) >= 20 {
+			break
+		}
+	}
+	return problems
+}
+
 func kind(k string) bool { return k == "org" || k == "user" || k == "self" }
 
-// cut shortens a value echoed in an error.
+// cut shortens a value echoed in an error, tokens redacted.
 func cut(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	s = policy.RedactTokens(s)
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
 	}
 	return s
 }

@@ -72,16 +72,47 @@ func TestSnapshot_Refuses(t *testing.T) {
 		"duplicate id":   strings.Replace(small, `"id":1,`, `"id":2,`, 1),
 		"owner missing":  strings.Replace(small, `"owner":"acme","package_type":"npm","name":"lib"`, `"package_type":"npm","name":"lib"`, 1),
 		"bad owner kind": strings.Replace(small, `"owner_kind":"org","owner":"acme","package_type":"npm","packages"`, `"owner_kind":"team","owner":"acme","package_type":"npm","packages"`, 1),
+		"unknown field":  strings.Replace(small, `"tags":null,"created_at"`, `"tag":["prod"],"created_at"`, 1),
+		"trailing data":  small + `{"format":"ghprune-snapshot"}`,
+		"id 0":           strings.Replace(small, `"id":1,`, `"id":0,`, 1),
+		"package twice": strings.Replace(small, `"download_limited":[1]}]}`,
+			`"download_limited":[1]},{"owner_kind":"org","owner":"ACME","package_type":"npm","name":"lib","visibility":"private","versions":[]}]}`, 1),
+		"digest twice": strings.NewReplacer(`"package_type":"npm"`, `"package_type":"container"`, `"1.1.0"`, `"sha256:aa"`, `"1.0.0"`, `"sha256:aa"`).Replace(small),
 	} {
 		if _, err := Read(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := Read(strings.NewReader(small + "\n\n")); err != nil {
+		t.Errorf("trailing white space refused: %v", err)
+	}
+}
+
+// Objects and list elements are bounded before anything is decoded: a
+// few kilobytes of gzip holding millions of "{}," would decode into
+// gigabytes of empty versions.
+func TestSnapshot_ObjectsAndElementsAreBounded(t *testing.T) {
+	defer func(o, e int64) { maxObjects, maxElements = o, e }(maxObjects, maxElements)
+	maxObjects, maxElements = 1000, 4000
+	for name, tc := range map[string]struct{ item, last, want string }{
+		"objects":  {"{},", "{}", "more than 1000 objects"},
+		"elements": {"1,", "1", "more than 4000 list elements"},
+	} {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write([]byte(`{"format":"ghprune-snapshot","version":1,"packages":[{"owner_kind":"org","owner":"a","package_type":"npm","name":"x","download_limited":[`))
+		zw.Write(bytes.Repeat([]byte(tc.item), 5000))
+		zw.Write([]byte(tc.last + `]}]}`))
+		zw.Close()
+		if _, err := Read(&buf); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
 	}
 }
 
 func TestSnapshot_GzipBombIsCut(t *testing.T) {
 	defer func(old int64) { maxBytes = old }(maxBytes)
-	maxBytes = 4 << 20 // the bound is the same code at 2 GiB
+	maxBytes = 4 << 20 // the bound is the same code at MaxBytes
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	zw.Write([]byte(`{"format":"ghprune-snapshot","version":1,"api_url":"`))
