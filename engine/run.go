@@ -89,6 +89,10 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 	}
 	startReqs, startFetches := e.requests(), e.registry.Fetches()
 	run := &plan.Run{Mode: policy.ModePlan, StartedAt: start}
+	if !o.At.IsZero() {
+		at := o.At.UTC()
+		run.PlannedAt = &at
+	}
 	enforce := false
 	var names []string
 	for _, p := range pols {

@@ -81,8 +81,11 @@ type Run struct {
 	// not journaled).
 	RunID *int64
 	// Mode is plan, or enforce when an enforce policy was applied.
-	Mode       policy.Mode
-	StartedAt  time.Time
+	Mode      policy.Mode
+	StartedAt time.Time
+	// PlannedAt is the time the run was planned as of (-at), when it was
+	// not planned as of its start; nil otherwise.
+	PlannedAt  *time.Time
 	FinishedAt time.Time
 	Policies   []*Policy
 	// APIRequests and ManifestFetches are what the run cost: the scarce

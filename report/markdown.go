@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ghprune/ghprune/policy"
 )
@@ -40,6 +41,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 	title := "ghprune plan"
 	if r.RunID != nil {
 		title = fmt.Sprintf("ghprune run %d", *r.RunID)
+	}
+	if r.PlannedAt != nil {
+		title += " as of " + r.PlannedAt.Format(time.RFC3339)
 	}
 	fmt.Fprintf(bw, "### %s\n\n", title)
 	markdownSummary(bw, r)

@@ -24,12 +24,15 @@ const (
 
 // Report is one plan or apply invocation.
 type Report struct {
-	RunID      *int64    `json:"run_id"` // nil for a plan: plans are not journaled
-	Mode       string    `json:"mode"`   // plan, or enforce when anything was executed
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	Policies   []*Policy `json:"policies"`
-	Summary    Summary   `json:"summary"`
+	RunID     *int64    `json:"run_id"` // nil for a plan: plans are not journaled
+	Mode      string    `json:"mode"`   // plan, or enforce when anything was executed
+	StartedAt time.Time `json:"started_at"`
+	// PlannedAt is the time the plan was made as of (plan -at), omitted
+	// when it was made as of its start.
+	PlannedAt  *time.Time `json:"planned_at,omitempty"`
+	FinishedAt time.Time  `json:"finished_at"`
+	Policies   []*Policy  `json:"policies"`
+	Summary    Summary    `json:"summary"`
 }
 
 // Policy is one policy's part of a report.

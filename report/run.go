@@ -11,7 +11,7 @@ import (
 // table and Markdown renderings read too. It converts the typed plan into
 // the wire format (strings, errors as their text) and counts the summary.
 func FromRun(run *plan.Run) *Report {
-	r := &Report{RunID: run.RunID, Mode: string(run.Mode), StartedAt: run.StartedAt, FinishedAt: run.FinishedAt,
+	r := &Report{RunID: run.RunID, Mode: string(run.Mode), StartedAt: run.StartedAt, PlannedAt: run.PlannedAt, FinishedAt: run.FinishedAt,
 		Policies: make([]*Policy, 0, len(run.Policies))}
 	for _, p := range run.Policies {
 		rp := fromPolicy(p)

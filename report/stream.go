@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ghprune/ghprune/plan"
 )
@@ -42,6 +43,9 @@ func (s *Stream) Start(run *plan.Run) error {
 		s.field(1, "run_id", run.RunID, false)
 		s.field(1, "mode", string(run.Mode), false)
 		s.field(1, "started_at", run.StartedAt, false)
+		if run.PlannedAt != nil {
+			s.field(1, "planned_at", *run.PlannedAt, false)
+		}
 		fmt.Fprint(s.w, `  "policies": [`)
 	}
 	return s.w.err
@@ -104,6 +108,9 @@ func (s *Stream) End(run *plan.Run) error {
 	sum := SummaryOf(run)
 	if s.table != nil {
 		s.table.summary(run.RunID, sum)
+		if run.PlannedAt != nil {
+			fmt.Fprintf(s.w, "planned as of %s (-at), not now: ages and older_than count from then\n", run.PlannedAt.Format(time.RFC3339))
+		}
 		return s.w.err
 	}
 	if s.policies > 0 {

@@ -246,7 +246,7 @@ func baselinePolicies(cfg, base *policy.Config, pols []*policy.Policy) []*policy
 // or a snapshot taken now of what either config's policies read.
 func diffSnapshot(ctx context.Context, cfg *policy.Config, pols, basePols []*policy.Policy, f runFlags, e env) (*snapshot.Snapshot, int) {
 	if f.snapshot != "" {
-		return loadSnapshot(f.snapshot, e)
+		return loadSnapshot(f.snapshot, cfg, e)
 	}
 	eng, code := openEngine(ctx, cfg, f.logLevel, e, engine.JournalOptional)
 	if eng == nil {

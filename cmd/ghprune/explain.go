@@ -51,7 +51,7 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 	}
 	var eng *engine.Engine
 	if *snapPath != "" {
-		snap, code := loadSnapshot(*snapPath, e)
+		snap, code := loadSnapshot(*snapPath, cfg, e)
 		if snap == nil {
 			return code
 		}

@@ -170,7 +170,7 @@ func colorAllowed(e env) bool {
 // when given (a plan), else against GitHub.
 func openRunEngine(ctx context.Context, cfg *policy.Config, f runFlags, apply bool, e env) (*engine.Engine, int) {
 	if f.snapshot != "" {
-		snap, code := loadSnapshot(f.snapshot, e)
+		snap, code := loadSnapshot(f.snapshot, cfg, e)
 		if snap == nil {
 			return nil, code
 		}

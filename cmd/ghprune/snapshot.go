@@ -69,13 +69,36 @@ func cmdSnapshot(ctx context.Context, args []string, e env) int {
 }
 
 // loadSnapshot reads -snapshot FILE; a bad file is a usage error.
-func loadSnapshot(path string, e env) (*snapshot.Snapshot, int) {
+//
+// It says on stderr when the snapshot was taken, since everything planned
+// from it is as of then, and warns when it was taken of another API than
+// cfg names: its packages are another GitHub's.
+func loadSnapshot(path string, cfg *policy.Config, e env) (*snapshot.Snapshot, int) {
 	s, err := snapshot.Load(path)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune: %s\n", report.Escape(err.Error()))
 		return nil, exitUsage
 	}
+	fmt.Fprintf(e.stderr, "ghprune: from the snapshot %s, taken %s (%s ago)\n", report.Escape(path), s.TakenAt.UTC().Format(time.RFC3339),
+		ageText(e.clock.Now().Sub(s.TakenAt)))
+	if strings.TrimRight(s.APIURL, "/") != strings.TrimRight(cfg.GitHub.APIURL, "/") {
+		fmt.Fprintf(e.stderr, "warning: the snapshot was taken of %s, but %s names %s: its packages are that GitHub's\n",
+			report.Escape(policy.RedactTokens(s.APIURL)), report.Escape(cfg.File), report.Escape(cfg.GitHub.APIURL))
+	}
 	return s, 0
+}
+
+// ageText is a duration as a person reads an age: 3d, 5h, 12m.
+func ageText(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	case d >= 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return "0m" // a clock behind the snapshot's
 }
 
 // openOffline opens an engine that plans from snap: no token, no journal,

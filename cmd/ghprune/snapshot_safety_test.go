@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +86,33 @@ func TestSnapshot_AChangingListingKeepsThePackageWhole(t *testing.T) {
 	live := livePlanEqualsSnapshotPlan(t, h, cfg)
 	if live["lib/1.0.0"] != "keep listing-changed" {
 		t.Errorf("live plan of a changing listing: %v", live)
+	}
+}
+
+// A plan from a snapshot says when it was taken, a plan -at says the time
+// it is as of, and a snapshot of another API than the config's is warned
+// of: the packages are another GitHub's.
+func TestSnapshot_SaysWhenAndWhat(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.pkg("acme", "npm", "lib", "private", simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(100 * day)},
+		simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(day)})
+	cfg := h.config("  - name: a\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	snap := filepath.Join(t.TempDir(), "s.json")
+	if code, _, errOut := h.run("snapshot", "-config", cfg, "-o", snap); code != 0 {
+		t.Fatalf("snapshot: %s", errOut)
+	}
+	h.clock.Advance(3 * day)
+	code, out, errOut := h.run("plan", "-config", cfg, "-snapshot", snap, "-at", "2026-12-31", "-format", "table")
+	if code != 0 || !strings.Contains(errOut, "from the snapshot "+snap+", taken 2026-11-21T12:00:00Z (3d ago)") ||
+		!strings.Contains(out, "planned as of 2026-12-31T00:00:00Z (-at), not now") || strings.Contains(errOut, "warning") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	other := strings.Replace(string(must(os.ReadFile(cfg))), "api_url: "+h.url, "api_url: https://ghes.example.com/api/v3", 1)
+	otherCfg := filepath.Join(t.TempDir(), "ghes.yaml")
+	if err := os.WriteFile(otherCfg, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, errOut := h.run("plan", "-config", otherCfg, "-snapshot", snap, "-format", "json"); !strings.Contains(errOut, "warning: the snapshot was taken of "+h.url+", but "+otherCfg+" names https://ghes.example.com/api/v3") {
+		t.Errorf("no warning of another API:\n%s", errOut)
 	}
 }

@@ -122,6 +122,10 @@ func TestSnapshot_PlansAsLiveNowAndLater(t *testing.T) {
 		t.Fatalf("live plan 30 days later: exit %d\n%s", code, errOut)
 	}
 	a, b := decisionsOf(t, laterLive), decisionsOf(t, laterOff)
+	if b.PlannedAt == nil || !b.PlannedAt.Equal(w.clock.Now()) || a.PlannedAt != nil {
+		t.Errorf("planned_at: %v from the snapshot at +30d, %v live; want %v and none", b.PlannedAt, a.PlannedAt, w.clock.Now())
+	}
+	b.PlannedAt = nil
 	for _, r := range []*report.Report{a, b} {
 		r.StartedAt, r.FinishedAt = time.Time{}, time.Time{}
 	}

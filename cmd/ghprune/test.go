@@ -148,7 +148,7 @@ func runTests(ctx context.Context, suite *policytest.Suite, cfg *policy.Config, 
 func testBase(ctx context.Context, suite *policytest.Suite, cfg *policy.Config, f testFlags, e env) (*snapshot.Snapshot, int) {
 	if f.snapshot != "" {
 		suite.Source = "the snapshot " + f.snapshot
-		return loadSnapshot(f.snapshot, e)
+		return loadSnapshot(f.snapshot, cfg, e)
 	}
 	pols, cases := suite.Unsynthetic()
 	if len(cases) == 0 {
