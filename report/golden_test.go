@@ -59,7 +59,7 @@ func TestMarkdownEscape(t *testing.T) {
 		"a|b":                     `a\|b`,
 		"<img src=x>":             "&lt;img src=x&gt;",
 		"@octocat":                "&#64;octocat",
-		"[x](http://e)":           `\[x\](http://e)`,
+		"[x](http://e)":           `\[x\](http&#58;//e)`,
 		"`code`":                  "\\`code\\`",
 		"line\nbreak":             `line\\x0abreak`,
 		"**bold** _it_ ~~s~~ #h1": `\*\*bold\*\* \_it\_ \~\~s\~\~ \#h1`,

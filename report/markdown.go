@@ -111,6 +111,9 @@ func WriteMarkdown(w io.Writer, r *Report, o TableOptions) error {
 var mdReplacer = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "|", `\|`, "~", `\~`, "#", `\#`,
 	"<", "&lt;", ">", "&gt;", "&", "&amp;", "@", "&#64;", "\n", " ",
+	// GitHub links bare URLs and www. names (extended autolinks): a
+	// version named 1.0-https://evil.example would be a link.
+	"://", "&#58;//", "www.", "www&#46;", "WWW.", "WWW&#46;",
 )
 
 // MarkdownEscape makes s inert inside Markdown text and table cells:

@@ -17,3 +17,15 @@ func TestMarkdownEscape_RedactsTokensBeforeEscaping(t *testing.T) {
 		t.Errorf("MarkdownEscape(a_b) = %q", got)
 	}
 }
+
+// Bare URLs and www. names are not left for GitHub to turn into links.
+func TestMarkdownEscape_NoAutolinks(t *testing.T) {
+	for in, want := range map[string]string{
+		"1.0.8-https://evil.example/x": "1.0.8-https&#58;//evil.example/x",
+		"www.evil.example":             "www&#46;evil.example",
+	} {
+		if got := MarkdownEscape(in); got != want {
+			t.Errorf("MarkdownEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -199,10 +199,10 @@ func planDiff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy, f 
 		out.Abort()
 		return code
 	}
-	at, err := policy.ParseAt(f.at, e.clock.Now())
+	at, err := parseOneAt(f.at, e.clock.Now())
 	if err != nil {
 		out.Abort()
-		fmt.Fprintf(e.stderr, "ghprune: -at: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune: %v\n", err)
 		return exitUsage
 	}
 	snap, code := diffSnapshot(ctx, cfg, pols, baselinePolicies(cfg, base, pols), f, e)
@@ -304,7 +304,7 @@ func writeDiff(w io.Writer, d *policyDiff, format string) error {
 
 func side(v *verdict) (string, string) {
 	if v == nil {
-		return "keep", "(not selected)"
+		return "keep", "not selected"
 	}
 	return v.Action, v.Rule
 }

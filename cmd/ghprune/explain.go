@@ -44,9 +44,9 @@ func cmdExplain(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ghprune: no policy %q in %s\n", *polName, cfg.File)
 		return exitUsage
 	}
-	at, err := policy.ParseAt(*atFlag, e.clock.Now())
+	at, err := parseOneAt(*atFlag, e.clock.Now())
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune explain: -at: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune explain: %v\n", err)
 		return exitUsage
 	}
 	var eng *engine.Engine

@@ -131,17 +131,48 @@ func parseHorizons(s string, now time.Time) ([]horizon, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
+	parts := strings.Split(s, ",")
+	if len(parts) > 20 {
+		return nil, fmt.Errorf("-at: at most 20 times, got %d", len(parts))
+	}
 	var out []horizon
-	for _, part := range strings.Split(s, ",") {
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("-at %q: an empty time between commas", cutFlag(s))
+		}
 		at, err := policy.ParseAt(part, now)
 		if err != nil {
 			return nil, fmt.Errorf("-at: %w", err)
 		}
+		for _, h := range out {
+			if h.at.Equal(at) {
+				return nil, fmt.Errorf("-at: %s and %s are the same time", h.label, part)
+			}
+		}
 		out = append(out, horizon{label: part, at: at})
 	}
-	if len(out) > 20 {
-		return nil, fmt.Errorf("-at: at most 20 times, got %d", len(out))
-	}
 	return out, nil
+}
+
+// parseOneAt reads -at where one time only makes sense (explain, test,
+// plan -baseline).
+func parseOneAt(s string, now time.Time) (time.Time, error) {
+	if strings.Contains(s, ",") {
+		return time.Time{}, fmt.Errorf("-at %q: one time only here (several horizons are for plan alone)", cutFlag(s))
+	}
+	t, err := policy.ParseAt(s, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-at: %w", err)
+	}
+	return t, nil
+}
+
+// cutFlag is a flag's value as an error echoes it.
+func cutFlag(s string) string {
+	s = policy.RedactTokens(s)
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }

@@ -116,3 +116,31 @@ func TestSnapshot_SaysWhenAndWhat(t *testing.T) {
 		t.Errorf("no warning of another API:\n%s", errOut)
 	}
 }
+
+// -at refuses an empty time between commas and a time given twice; where
+// one time only makes sense it says so.
+func TestAt_HorizonsAndOneTime(t *testing.T) {
+	now := t0
+	for in, want := range map[string]string{
+		"+7d,,+30d": "an empty time between commas",
+		",":         "an empty time between commas",
+		"+7d,+1w":   "+7d and +1w are the same time",
+	} {
+		if _, err := parseHorizons(in, now); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseHorizons(%q) = %v, want %q", in, err, want)
+		}
+	}
+	if hs, err := parseHorizons("+7d, +30d", now); err != nil || len(hs) != 2 || !hs[1].at.Equal(now.Add(30*day)) {
+		t.Errorf("parseHorizons: %v %v", hs, err)
+	}
+	h := newHarness(t, simulator.Options{})
+	cfg := h.config("  - name: a\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	for _, args := range [][]string{
+		{"explain", "-config", cfg, "-policy", "a", "-package", "lib", "-version", "1", "-at", "+7d,+30d"},
+		{"plan", "-config", cfg, "-baseline", cfg, "-at", "+7d,+30d"},
+	} {
+		if code, _, errOut := h.run(args...); code != exitUsage || !strings.Contains(errOut, "one time only here") {
+			t.Errorf("%s: exit %d\n%s", args[0], code, errOut)
+		}
+	}
+}

@@ -67,9 +67,9 @@ func cmdTest(ctx context.Context, args []string, e env) int {
 	if suite == nil {
 		return code
 	}
-	runAt, err := policy.ParseAt(f.at, e.clock.Now())
+	runAt, err := parseOneAt(f.at, e.clock.Now())
 	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune test: -at: %v\n", err)
+		fmt.Fprintf(e.stderr, "ghprune test: %v\n", err)
 		return exitUsage
 	}
 	out, err := openOutput(f.out, cfg, e, [2]string{"-tests", f.tests}, [2]string{"-snapshot", f.snapshot})
