@@ -79,6 +79,16 @@ type Sink interface {
 	PolicyDone(p *plan.Policy) error
 }
 
+// newRun starts a run's report at start, planned as of at (-at) when set.
+func newRun(start, at time.Time) *plan.Run {
+	run := &plan.Run{Mode: policy.ModePlan, StartedAt: start}
+	if !at.IsZero() {
+		at = at.UTC()
+		run.PlannedAt = &at
+	}
+	return run
+}
+
 // Run is Plan or Apply as o says.
 func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (*plan.Run, error) {
 	apply, trigger := o.Apply, o.Trigger
@@ -88,11 +98,7 @@ func (e *Engine) Run(ctx context.Context, pols []*policy.Policy, o RunOptions) (
 		return &plan.Run{Mode: policy.ModePlan, StartedAt: e.clock.Now()}, usage(ErrOffline)
 	}
 	startReqs, startFetches := e.requests(), e.registry.Fetches()
-	run := &plan.Run{Mode: policy.ModePlan, StartedAt: start}
-	if !o.At.IsZero() {
-		at := o.At.UTC()
-		run.PlannedAt = &at
-	}
+	run := newRun(start, o.At)
 	enforce := false
 	var names []string
 	for _, p := range pols {

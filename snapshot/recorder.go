@@ -149,16 +149,7 @@ func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, pack
 	p := Package{OwnerKind: owner.Kind.String(), Owner: owner.Name, Type: packageType, Name: name, VersionCount: opts.VersionCount,
 		Duplicates: list.Duplicates, Versions: make([]Version, len(list.Versions))}
 	for i, v := range list.Versions {
-		sv := Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAtRaw: v.RawCreatedAt, UpdatedAtRaw: v.RawUpdatedAt}
-		if !v.CreatedAt.IsZero() {
-			t := v.CreatedAt
-			sv.CreatedAt = &t
-		}
-		if !v.UpdatedAt.IsZero() {
-			t := v.UpdatedAt
-			sv.UpdatedAt = &t
-		}
-		p.Versions[i] = sv
+		p.Versions[i] = versionOf(v)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -183,6 +174,21 @@ func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, pack
 	}
 	r.S.Packages = append(r.S.Packages, p)
 	return list, nil
+}
+
+// versionOf is a version as the snapshot keeps it: the dates GitHub sent
+// when they were valid, else what it sent.
+func versionOf(v githubapi.Version) Version {
+	sv := Version{ID: v.ID, Name: v.Name, Tags: v.Tags, CreatedAtRaw: v.RawCreatedAt, UpdatedAtRaw: v.RawUpdatedAt}
+	if !v.CreatedAt.IsZero() {
+		t := v.CreatedAt
+		sv.CreatedAt = &t
+	}
+	if !v.UpdatedAt.IsZero() {
+		t := v.UpdatedAt
+		sv.UpdatedAt = &t
+	}
+	return sv
 }
 
 // Refused records the versions the journal remembers GitHub refused.

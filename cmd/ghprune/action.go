@@ -222,28 +222,11 @@ func annotateAs(w io.Writer, level, title string, fe *policy.FieldError) {
 // case stops the step before anything is deleted.
 func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) int {
 	e := a.e
-	// The baseline and the tests are read before anything else: a broken
-	// one is a usage error, found before a request is spent.
-	if a.baseline != "" {
-		if a.base = a.loadBaseline(); a.base == nil {
-			return exitUsage
-		}
+	eng, done, code := a.prepare(ctx, eng, cfg, pols)
+	if eng == nil {
+		return code
 	}
-	if a.tests != "" {
-		if a.suite = a.loadTests(cfg); a.suite == nil {
-			return exitUsage
-		}
-	}
-	if a.mode == "plan" && a.needsReading() {
-		// One reading of GitHub serves the plan, the diff and the tests:
-		// a GITHUB_TOKEN has 1,000 requests an hour.
-		off, code := a.readOnce(ctx, eng, cfg, pols)
-		if off == nil {
-			return code
-		}
-		defer off.Close()
-		eng = off
-	}
+	defer done()
 	extra := map[string]string{"changed": "", "tests-failed": ""}
 	testsCode := exitOK
 	if a.suite != nil {
@@ -311,6 +294,34 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Con
 		return exitHasDelete
 	}
 	return exitOK
+}
+
+// prepare reads the baseline and the tests before anything else (a broken
+// one is a usage error, found before a request is spent) and, for a plan
+// that needs GitHub for the diff or the tests, reads it once and returns
+// an engine that plans from that reading: a GITHUB_TOKEN has 1,000
+// requests an hour. done closes what it opened; a nil engine comes with
+// the exit code.
+func (a *actionEnv) prepare(ctx context.Context, eng *engine.Engine, cfg *policy.Config, pols []*policy.Policy) (*engine.Engine, func(), int) {
+	nothing := func() {}
+	if a.baseline != "" {
+		if a.base = a.loadBaseline(); a.base == nil {
+			return nil, nothing, exitUsage
+		}
+	}
+	if a.tests != "" {
+		if a.suite = a.loadTests(cfg); a.suite == nil {
+			return nil, nothing, exitUsage
+		}
+	}
+	if a.mode != "plan" || !a.needsReading() {
+		return eng, nothing, exitOK
+	}
+	off, code := a.readOnce(ctx, eng, cfg, pols)
+	if off == nil {
+		return nil, nothing, code
+	}
+	return off, func() { off.Close() }, exitOK
 }
 
 // loadTests reads the tests input and binds it to cfg, annotating each
