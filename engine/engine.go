@@ -27,6 +27,7 @@ import (
 	"github.com/ghprune/ghprune/internal/clock"
 	"github.com/ghprune/ghprune/journal"
 	"github.com/ghprune/ghprune/metrics"
+	"github.com/ghprune/ghprune/plan"
 	"github.com/ghprune/ghprune/planner"
 	"github.com/ghprune/ghprune/policy"
 	"github.com/ghprune/ghprune/registry"
@@ -211,6 +212,19 @@ func (e *Engine) requests() int64 {
 		return 0
 	}
 	return e.client.Requests()
+}
+
+// Cost is what the engine has sent so far: API requests and manifest
+// fetches (none offline).
+func (e *Engine) Cost() (requests, manifestFetches int64) {
+	return e.requests(), e.registry.Fetches()
+}
+
+// Estimate says what applying run's plan of pols would cost, judged by
+// this engine's journal and the rate limit GitHub last reported to it: for
+// a plan made offline from what this engine read.
+func (e *Engine) Estimate(run *plan.Run, pols []*policy.Policy) plan.Estimate {
+	return e.estimate(e.cfg.Load(), run, pols)
 }
 
 // rate is the last rate limit GitHub reported: unknown offline.

@@ -20,6 +20,14 @@ import (
 // max_run_duration. A package that could not be read is left out, and
 // its error is in the returned list.
 func (e *Engine) Snapshot(ctx context.Context, pols []*policy.Policy) (*snapshot.Snapshot, []error) {
+	return e.SnapshotOf(ctx, pols, true)
+}
+
+// SnapshotOf is Snapshot, reading the manifests of every container
+// package when allManifests, else only those a plan of pols reads (of the
+// packages it deletes from): enough for plans at the snapshot's time of
+// pols, not for plans at later times or with other rules.
+func (e *Engine) SnapshotOf(ctx context.Context, pols []*policy.Policy, allManifests bool) (*snapshot.Snapshot, []error) {
 	if e.client == nil {
 		return nil, []error{usage(ErrOffline)}
 	}
@@ -28,7 +36,7 @@ func (e *Engine) Snapshot(ctx context.Context, pols []*policy.Policy) (*snapshot
 	snap := snapshot.New(cfg.GitHub.APIURL, start)
 	rec := &snapshot.Recorder{S: snap, Client: e.client}
 	pl := *e.planner
-	pl.Client, pl.AllManifests = rec, true
+	pl.Client, pl.AllManifests = rec, allManifests
 	if e.registry != nil {
 		rec.Registry, pl.Registry = e.registry, rec
 	}

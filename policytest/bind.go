@@ -2,6 +2,7 @@ package policytest
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -203,6 +204,9 @@ func checkRule(pol *policy.Policy, rule string) string {
 	case id == policy.RuleReferencedBy || id == policy.RuleOrphanedBy:
 		return ""
 	case id.Kind() == policy.RuleReferencedBy || id.Kind() == policy.RuleOrphanedBy:
+		if !shortDigest.MatchString(id.Arg()) {
+			return fmt.Sprintf("%s: name the digest as reports print it, sha256: and at least 12 hex digits, got %s", id.Kind(), quote(id.Arg()))
+		}
 		return ""
 	case id.Kind() == policy.RuleKeep && hasRule(pol.Keep, id.Arg()):
 		return ""
@@ -213,6 +217,10 @@ func checkRule(pol *policy.Policy, rule string) string {
 	}
 	return fmt.Sprintf("policy %s cannot decide by %s (%s; or a label such as protected:tag, no-rule, deferred)", pol.Name, quote(rule), ruleNames(pol))
 }
+
+// shortDigest is a digest as a rule label may name it: whole, or cut to
+// the 12 hex digits reports print.
+var shortDigest = regexp.MustCompile(`^sha256:[0-9a-f]{12,64}$`)
 
 // fixedRule reports whether id is one of the rule labels that carry no
 // argument (protected:tag, no-rule, deferred…).

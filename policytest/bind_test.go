@@ -185,7 +185,7 @@ tests:
 		t.Fatalf("the fixed rules: %q", rules)
 	}
 	rules = append(rules, "keep:recent", "delete:stale", "recent", "stale", "referenced-by", "orphaned-by",
-		"referenced-by:sha256:0123", "orphaned-by:sha256:0123")
+		"referenced-by:sha256:0123456789ab", "orphaned-by:sha256:"+strings.Repeat("0", 64))
 	for _, r := range rules {
 		b.WriteString("  - {package: img, tag: prod, expect: keep, rule: '" + r + "'}\n")
 	}
@@ -283,5 +283,18 @@ func TestRuleMatches(t *testing.T) {
 		if got := RuleMatches(tc.want, policy.RuleID(tc.got)); got != tc.match {
 			t.Errorf("RuleMatches(%q, %q) = %v, want %v", tc.want, tc.got, got, tc.match)
 		}
+	}
+}
+
+// A digest in a rule label shorter than reports print it (12 hex digits)
+// could never match: Bind refuses it.
+func TestBind_ShortDigestInARule(t *testing.T) {
+	cfg := mustConfig(t, `  - name: svc
+    select: {owner: acme, owner_type: org, package_type: container}
+    delete: [{name: stale, older_than: 30d}]
+`)
+	f := mustParse(t, "tests:\n  - {package: img, tag: prod, expect: keep, rule: 'referenced-by:sha256:ab'}\n")
+	if _, err := Bind(f, cfg); err == nil || !strings.Contains(err.Error(), "at least 12 hex digits") {
+		t.Errorf("Bind: %v", err)
 	}
 }

@@ -62,7 +62,7 @@ func (r *Result) Failure() string {
 		want += " by " + r.RuleExpected
 	}
 	if r.overridden() && r.Action == r.Expect && RuleMatches(r.RuleExpected, policy.RuleID(r.Rule)) {
-		return fmt.Sprintf("want %s, got %s by %s, but policy %s also selects the package and deletes it by %s: %s",
+		return fmt.Sprintf("want %s, got %s by %s, but policy %s also selects the package and would delete it by %s: %s",
 			want, r.Action, r.Rule, r.DeletedBy, r.DeletedByRule, r.DeletedByReason)
 	}
 	return fmt.Sprintf("want %s, got %s by %s: %s", want, r.Action, r.Rule, r.Reason)

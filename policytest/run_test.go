@@ -357,7 +357,7 @@ tests:
 	if r.Pass || r.DeletedBy != "janitor" || r.DeletedByRule != "delete:old" || r.Action != policy.Keep {
 		t.Errorf("lib 1.0.0: %+v", r)
 	}
-	if f := r.Failure(); !strings.Contains(f, "want keep by releases, got keep by keep:releases, but policy janitor also selects the package and deletes it by delete:old") {
+	if f := r.Failure(); !strings.Contains(f, "want keep by releases, got keep by keep:releases, but policy janitor also selects the package and would delete it by delete:old") {
 		t.Errorf("the failure does not name the other policy: %s", f)
 	}
 	for i, name := range []string{"", "lib 1.1.0 kept", "app 1.0.0 kept", "janitor deletes"} {

@@ -14,6 +14,23 @@ import (
 	"github.com/ghprune/ghprune/snapshot"
 )
 
+// NeedsAllManifests reports whether a snapshot for the suite must hold
+// the manifests of every container package: when a case about a package
+// read from GitHub is decided at another time (at:), whose plan may
+// delete what a plan now does not, and so read other manifests. A nil
+// suite needs none.
+func (s *Suite) NeedsAllManifests() bool {
+	if s == nil {
+		return false
+	}
+	for _, b := range s.cases {
+		if b.synth == nil && b.At != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Unsynthetic returns the cases that name packages no synthetic package
 // stands for, and their policies in the config's order: without a snapshot
 // file, those packages are read from GitHub.

@@ -75,7 +75,7 @@ func (r *Recorder) Identity(ctx context.Context) (githubapi.Identity, error) {
 // ListPackages records a listing; a listing already read is answered
 // from memory.
 func (r *Recorder) ListPackages(ctx context.Context, owner githubapi.Owner, packageType, visibility string) ([]githubapi.Package, error) {
-	key := listingKey{owner.Kind, owner.Name, packageType, visibility}
+	key := listingKey{owner.Kind, strings.ToLower(owner.Name), packageType, visibility}
 	r.mu.Lock()
 	pkgs, ok := r.listed[key]
 	r.mu.Unlock()
@@ -102,7 +102,7 @@ func (r *Recorder) ListPackages(ctx context.Context, owner githubapi.Owner, pack
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, old := range r.S.Listings {
-		if old.OwnerKind == l.OwnerKind && old.Owner == l.Owner && old.Type == l.Type && old.Visibility == l.Visibility {
+		if old.OwnerKind == l.OwnerKind && strings.EqualFold(old.Owner, l.Owner) && old.Type == l.Type && old.Visibility == l.Visibility {
 			r.S.Listings[i] = l
 			return pkgs, nil
 		}
@@ -119,13 +119,15 @@ func (r *Recorder) GetPackage(ctx context.Context, owner githubapi.Owner, packag
 // ListVersions records a package's versions; a package already read is
 // answered from memory (its active versions; deleted ones read through).
 func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, packageType, name string, opts githubapi.ListVersionsOptions) (githubapi.VersionList, error) {
-	key := versionsKey{listingKey{owner.Kind, owner.Name, packageType, ""}, name}
+	key := versionsKey{listingKey{owner.Kind, strings.ToLower(owner.Name), packageType, ""}, name}
 	active := opts.State != githubapi.StateDeleted
 	if active {
 		r.mu.Lock()
 		list, ok := r.versions[key]
 		r.mu.Unlock()
-		if ok {
+		// A listing that now counts other versions than were read: read
+		// again, as the planner asks.
+		if ok && (opts.VersionCount <= 0 || len(list.Versions) == opts.VersionCount) {
 			list.Versions = slices.Clone(list.Versions)
 			return list, nil
 		}
@@ -154,7 +156,7 @@ func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, pack
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, l := range r.S.Listings {
-		if l.OwnerKind == p.OwnerKind && (owner.Kind == githubapi.OwnerSelf || l.Owner == p.Owner) && l.Type == packageType {
+		if l.OwnerKind == p.OwnerKind && (owner.Kind == githubapi.OwnerSelf || strings.EqualFold(l.Owner, p.Owner)) && l.Type == packageType {
 			for _, lp := range l.Packages {
 				if lp.Name == name {
 					p.Visibility = lp.Visibility
@@ -166,7 +168,7 @@ func (r *Recorder) ListVersions(ctx context.Context, owner githubapi.Owner, pack
 		}
 	}
 	for i, old := range r.S.Packages {
-		if old.OwnerKind == p.OwnerKind && old.Owner == p.Owner && old.Type == p.Type && old.Name == p.Name {
+		if old.OwnerKind == p.OwnerKind && strings.EqualFold(old.Owner, p.Owner) && old.Type == p.Type && old.Name == p.Name {
 			p.DownloadLimited = old.DownloadLimited
 			r.S.Packages[i] = p
 			return list, nil

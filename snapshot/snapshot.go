@@ -307,18 +307,55 @@ func (s *Snapshot) Write(path string) error {
 	return nil
 }
 
-// Encode writes s to w as JSON, gzip-compressed when zip.
+// Encode writes s to w as JSON, gzip-compressed when zip. It refuses a
+// snapshot past the bounds a reader takes: written, it could not be read.
 func (s *Snapshot) encode(w io.Writer, zip bool) error {
+	var zw *gzip.Writer
 	if zip {
-		zw := gzip.NewWriter(w)
-		if err := json.NewEncoder(zw).Encode(s); err != nil {
-			return err
-		}
+		zw = gzip.NewWriter(w)
+		w = zw
+	}
+	bw := &boundedWriter{w: w}
+	enc := json.NewEncoder(bw)
+	if !zip {
+		enc.SetIndent("", " ")
+	}
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	if err := bw.check(); err != nil {
+		return fmt.Errorf("the snapshot is %w, which no reader takes: snapshot fewer policies at once (-policy)", err)
+	}
+	if zw != nil {
 		return zw.Close()
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(s)
+	return nil
+}
+
+// boundedWriter counts what is written as boundedReader counts it.
+type boundedWriter struct {
+	w                        io.Writer
+	bytes, objects, elements int64
+}
+
+func (b *boundedWriter) Write(p []byte) (int, error) {
+	b.bytes += int64(len(p))
+	b.objects += int64(bytes.Count(p, []byte("{")))
+	b.elements += int64(bytes.Count(p, []byte(",")))
+	return b.w.Write(p)
+}
+
+// check says which bound the bytes written pass, if any.
+func (b *boundedWriter) check() error {
+	switch {
+	case b.bytes > maxBytes:
+		return fmt.Errorf("larger than %d bytes", maxBytes)
+	case b.objects > maxObjects:
+		return fmt.Errorf("more than %d objects", maxObjects)
+	case b.elements > maxElements:
+		return fmt.Errorf("more than %d list elements", maxElements)
+	}
+	return nil
 }
 
 func dirOf(path string) string {

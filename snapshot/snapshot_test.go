@@ -139,3 +139,20 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A snapshot no reader would take is not written.
+func TestSnapshot_WriteRefusesWhatReadWould(t *testing.T) {
+	s, err := Read(strings.NewReader(small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(o int64) { maxObjects = o }(maxObjects)
+	maxObjects = 3
+	path := filepath.Join(t.TempDir(), "s.json.gz")
+	if err := s.Write(path); err == nil || !strings.Contains(err.Error(), "more than 3 objects") {
+		t.Errorf("Write: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the file was written: %v", err)
+	}
+}

@@ -56,6 +56,11 @@ type actionEnv struct {
 	// snap is the one reading of GitHub a plan with baseline or tests is
 	// made from, and the diff and the tests too; nil otherwise.
 	snap *snapshot.Snapshot
+	// live is the engine that read it, and readCost what the reading
+	// sent (API requests, manifest fetches): the plan's report counts them
+	// and estimates its apply from live's rate limit.
+	live     *engine.Engine
+	readCost [2]int64
 	// summaryLeft is what may still be appended to the job summary: the
 	// tests, the plan and the diff share stepSummaryMax.
 	summaryLeft int
@@ -259,6 +264,12 @@ func (a *actionEnv) run(ctx context.Context, eng *engine.Engine, cfg *policy.Con
 	logOut := bufio.NewWriterSize(e.stdout, 1<<16)
 	js, table := report.NewJSONStream(jsonOut), report.NewTableStream(logOut, report.TableOptions{MaxRows: 50})
 	run, runErr := eng.Run(ctx, pols, engine.RunOptions{Apply: a.mode == "apply", Trigger: engine.TriggerCLI, Sink: sinks{js, table}})
+	if a.live != nil {
+		// Planned from the one reading: what it cost, and the apply
+		// estimated from the rate limit GitHub reported to it.
+		run.APIRequests, run.ManifestFetches = a.readCost[0], a.readCost[1]
+		run.Estimate = a.live.Estimate(run, pols)
+	}
 	werr := errors.Join(js.End(run), table.End(run), jsonOut.Flush(), logOut.Flush())
 	fmt.Fprintf(e.stdout, "::%s::\n", stop)
 	if runErr != nil && len(run.Policies) == 0 {
@@ -318,7 +329,10 @@ func (a *actionEnv) prepare(ctx context.Context, eng *engine.Engine, cfg *policy
 		return eng, nothing, exitOK
 	}
 	off, code := a.readOnce(ctx, eng, cfg, pols)
-	if off == nil {
+	switch {
+	case off == nil && code == exitOK:
+		return eng, nothing, exitOK // the plan goes on live
+	case off == nil:
 		return nil, nothing, code
 	}
 	return off, func() { off.Close() }, exitOK
@@ -383,15 +397,28 @@ func (a *actionEnv) readOnce(ctx context.Context, eng *engine.Engine, cfg *polic
 			}
 		}
 	}
-	snap, errs := eng.Snapshot(ctx, all)
-	for _, err := range errs {
-		fmt.Fprintf(e.stdout, "::error title=ghprune::%s\n", escapeData(err.Error()))
-	}
+	reqs, fetches := eng.Cost()
+	snap, errs := eng.SnapshotOf(ctx, all, a.suite.NeedsAllManifests())
 	if snap == nil || len(errs) > 0 {
-		return nil, exitFailed
+		// Deferred for the budget, or unreadable: the plan is made live, as
+		// without baseline or tests, and the diff and tests say they lack
+		// what could not be read.
+		seen := map[string]bool{}
+		for _, err := range errs {
+			if msg := err.Error(); !seen[msg] {
+				seen[msg] = true
+				fmt.Fprintf(e.stdout, "::warning title=ghprune::%s\n", escapeData("not read for the diff and the tests: "+msg))
+			}
+		}
+		return nil, exitOK
 	}
-	a.snap = snap
-	return openOffline(ctx, cfg, snap, "", e)
+	off, code := openOffline(ctx, cfg, snap, "", e)
+	if off == nil {
+		return nil, code
+	}
+	r2, f2 := eng.Cost()
+	a.snap, a.live, a.readCost = snap, eng, [2]int64{r2 - reqs, f2 - fetches}
+	return off, exitOK
 }
 
 // policyTests checks the tests against the config, planned offline from
@@ -478,6 +505,10 @@ func (a *actionEnv) loadBaseline() *policy.Config {
 // returns how many versions differ.
 func (a *actionEnv) diff(ctx context.Context, cfg *policy.Config, pols []*policy.Policy) (string, int) {
 	e, base, snap := a.e, a.base, a.snap
+	if snap == nil {
+		fmt.Fprintf(e.stdout, "::error title=ghprune diff::%s\n", escapeData("the diff needs every package of both configs read, and some were not (see the warnings)"))
+		return "", exitFailed
+	}
 	d, code := diffPlans(ctx, cfg, base, pols, snap, e.clock.Now(), runFlags{}, e)
 	if d == nil {
 		return "", code

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ghprune/ghprune/simulator"
 )
 
 // writeWorkspace writes a file into the job's workspace.
@@ -193,5 +197,73 @@ func TestAction_BrokenBaselineFirstAndNoTokenInSummary(t *testing.T) {
 	summary, _ := os.ReadFile(j.summary)
 	if strings.Contains(string(summary), strings.Repeat("Z", 36)) || !strings.Contains(string(summary), "REDACTED") {
 		t.Errorf("the summary holds the token-shaped name:\n%s", summary)
+	}
+}
+
+// With container packages too, the plan with its diff costs what the plan
+// alone costs: the one reading fetches the manifests the two configs'
+// plans fetch, not every manifest. Each run starts from a fresh journal,
+// as a job does.
+func TestAction_OneReadingWithContainers(t *testing.T) {
+	h, newCfg, oldCfg := diffWorld(t)
+	body, oldBody := string(must(os.ReadFile(newCfg))), string(must(os.ReadFile(oldCfg)))
+	cost := func(baseline bool) (int, map[string]string) {
+		j := newActionJob(t, h, body)
+		if baseline {
+			j.writeWorkspace(t, "base.yaml", oldBody)
+			j.inputs["baseline"] = "base.yaml"
+		}
+		before := h.sim.Stats().Requests
+		if code := j.run(t); code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", code, j.stdout, j.stderr)
+		}
+		return h.sim.Stats().Requests - before, j.outputs(t)
+	}
+	alone, plain := cost(false)
+	both, withDiff := cost(true)
+	if both != alone {
+		t.Errorf("plan with diff: %d requests; plan alone: %d", both, alone)
+	}
+	for _, k := range []string{"planned", "freed-bytes"} {
+		if plain[k] != withDiff[k] {
+			t.Errorf("output %s: %q alone, %q with the diff", k, plain[k], withDiff[k])
+		}
+	}
+	var r struct {
+		Summary struct {
+			APIRequests int64 `json:"api_requests"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(must(os.ReadFile(withDiff["report"])), &r); err != nil || r.Summary.APIRequests == 0 {
+		t.Errorf("the report of the plan from the one reading counts %d API requests (%v)", r.Summary.APIRequests, err)
+	}
+}
+
+// When the one reading cannot read everything (the budget defers
+// packages), the plan is still made live and reported, with its outputs;
+// the diff says it lacks packages and fails the step.
+func TestAction_ReadingDeferredStillPlans(t *testing.T) {
+	h := newHarness(t, simulator.Options{PrimaryLimit: 10})
+	for i := 0; i < 8; i++ {
+		h.pkg("acme", "npm", fmt.Sprintf("lib%d", i), "private", simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(100 * day)},
+			simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(day)})
+	}
+	h.budgetShare, h.limits = 0.5, "  max_run_duration: 10m\n"
+	cfg := h.config("  - name: libs\n    select: {owner: acme, owner_type: org, package_type: npm}\n    delete: [{name: old, older_than: 30d}]\n")
+	body := string(must(os.ReadFile(cfg)))
+	j := newActionJob(t, h, body)
+	j.writeWorkspace(t, "base.yaml", strings.Replace(body, "older_than: 30d", "older_than: 60d", 1))
+	j.inputs["baseline"] = "base.yaml"
+	code := j.run(t)
+	out := j.outputs(t)
+	if code != exitFailed || out["planned"] == "" || out["report"] == "" || out["changed"] != "" {
+		t.Errorf("exit %d, outputs %v\n%s", code, out, j.stdout)
+	}
+	if !strings.Contains(j.stdout, "::warning title=ghprune::not read for the diff and the tests") ||
+		!strings.Contains(j.stdout, "::error title=ghprune diff::the diff needs every package") {
+		t.Errorf("the log does not say what was not read:\n%s", j.stdout)
+	}
+	if _, err := os.Stat(out["report"]); err != nil {
+		t.Errorf("no report: %v", err)
 	}
 }

@@ -253,7 +253,10 @@ func diffSnapshot(ctx context.Context, cfg *policy.Config, pols, basePols []*pol
 		return nil, code
 	}
 	defer eng.Close()
-	snap, errs := eng.Snapshot(ctx, append(append([]*policy.Policy(nil), pols...), basePols...))
+	// Manifests are read as the plans of both configs read them, unless
+	// the diff is at another time, whose plans may delete what plans now
+	// do not.
+	snap, errs := eng.SnapshotOf(ctx, append(append([]*policy.Policy(nil), pols...), basePols...), f.at != "")
 	for _, err := range errs {
 		fmt.Fprintf(e.stderr, "ghprune: %v\n", report.Escape(err.Error()))
 	}

@@ -144,3 +144,29 @@ func TestAt_HorizonsAndOneTime(t *testing.T) {
 		}
 	}
 }
+
+// Policies that spell one owner two ways (GitHub's owners are not case
+// sensitive) read each package once, and the snapshot reads back.
+func TestSnapshot_OwnerSpelledTwoWays(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	h.pkg("acme", "npm", "lib", "private", simulator.VersionSeed{Name: "1.0.0", CreatedAt: h.ago(100 * day)},
+		simulator.VersionSeed{Name: "2.0.0", CreatedAt: h.ago(day)})
+	cfg := h.config(`  - name: a
+    select: {owner: acme, owner_type: org, package_type: npm}
+    delete: [{name: old, older_than: 30d}]
+  - name: b
+    select: {owner: ACME, owner_type: org, package_type: npm}
+    delete: [{name: old, older_than: 60d}]
+`)
+	snap := filepath.Join(t.TempDir(), "s.json")
+	before := h.sim.Stats().ByOp["GET versions"]
+	if code, _, errOut := h.run("snapshot", "-config", cfg, "-o", snap); code != 0 {
+		t.Fatalf("snapshot: exit %d %s", code, errOut)
+	}
+	if n := h.sim.Stats().ByOp["GET versions"] - before; n != 1 {
+		t.Errorf("the package's versions were read %d times, want once", n)
+	}
+	if code, _, errOut := h.run("plan", "-config", cfg, "-snapshot", snap, "-format", "json"); code != 0 {
+		t.Errorf("plan from the snapshot: exit %d\n%s", code, errOut)
+	}
+}

@@ -163,7 +163,7 @@ func testBase(ctx context.Context, suite *policytest.Suite, cfg *policy.Config, 
 		return nil, code
 	}
 	defer eng.Close()
-	snap, errs := eng.Snapshot(ctx, pols)
+	snap, errs := eng.SnapshotOf(ctx, pols, suite.NeedsAllManifests() || f.at != "")
 	for _, err := range errs {
 		fmt.Fprintf(e.stderr, "ghprune test: %v\n", report.Escape(err.Error()))
 	}

@@ -272,7 +272,7 @@ func TestPolicyTests_AnotherPolicyDeletingFailsAKeep(t *testing.T) {
 	tests2 := writeFile(t, h.dir, "t2.yaml", strings.ReplaceAll(string(must(os.ReadFile(tests))), "    package: svc\n", "    policy: svc\n    package: svc\n"))
 	code, out, errOut := h.run("test", "-config", cfg, "-tests", tests2, "-format", "table")
 	if code != exitFailed || !strings.Contains(out, "--- FAIL: prod is never deleted") ||
-		!strings.Contains(out, "but policy janitor also selects the package and deletes it by delete:old") {
+		!strings.Contains(out, "but policy janitor also selects the package and would delete it by delete:old") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	_, md, _ := h.run("test", "-config", cfg, "-tests", tests2, "-format", "markdown")
