@@ -834,6 +834,13 @@ func checkLinks(root string, docs map[string]*mdDoc) []string {
 					problems = append(problems, where+": points into shared/, which is not part of the product")
 					continue
 				}
+				if strings.HasPrefix(p, "../") {
+					// A page's "../" is easily read as outside the
+					// repository (where a clone has nothing): docs/ pages
+					// link within docs/ and name other files as code.
+					problems = append(problems, where+": name a file outside the page's folder as `code`, not a ../ link")
+					continue
+				}
 				fi, err := os.Stat(filepath.Join(root, rel))
 				if err != nil {
 					problems = append(problems, where+": no such file in the repository: "+rel)
@@ -916,13 +923,15 @@ func TestDocs_ChecksCatchOmissions(t *testing.T) {
 		"# Bad", "",
 		"[shared](../shared/design/cli.md) [outside](../../elsewhere.md)",
 		"[missing](nothing-here.md) [anchor](policy.md#no-such-heading) [ok](policy.md#the-decision-order)",
+		"[up](../configs/ghcr-services.yaml)",
 		"```", "[in a fence](../shared/ignored.md)", "```",
 	}, "\n"))
 	problems := checkLinks(repoRoot, map[string]*mdDoc{"docs/bad.md": bad})
-	for _, mention := range []string{`"../shared/design/cli.md"`, `"../../elsewhere.md": leaves the repository`, "no such file in the repository: docs/nothing-here.md", "no heading with the anchor #no-such-heading"} {
+	for _, mention := range []string{`"../shared/design/cli.md"`, `"../../elsewhere.md": leaves the repository`, "no such file in the repository: docs/nothing-here.md", "no heading with the anchor #no-such-heading",
+		`"../configs/ghcr-services.yaml": name a file outside the page's folder as ` + "`code`"} {
 		want("the link check", problems, mention)
 	}
-	if len(problems) != 4 {
-		t.Errorf("the link check reported %d problems, want 4: %q", len(problems), problems)
+	if len(problems) != 5 {
+		t.Errorf("the link check reported %d problems, want 5: %q", len(problems), problems)
 	}
 }
