@@ -669,7 +669,14 @@ func anyAlternative(t string, memo map[string]bool, ok func(string) bool) bool {
 
 // indexClosingAlt and indexNextAlt are doublestar's scans for the `}`
 // closing a group whose `{` precedes s and for the next `,` at its level.
-func indexClosingAlt(s string) int {
+func indexClosingAlt(s string) int { return scanAlt(s, false) }
+
+func indexNextAlt(s string) int { return scanAlt(s, true) }
+
+// scanAlt walks s inside a `{` group, past escapes, classes and nested
+// groups, to the `}` that closes it or, with comma, to the group's next
+// `,`; -1 when there is none.
+func scanAlt(s string, comma bool) int {
 	depth := 1
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
@@ -684,32 +691,11 @@ func indexClosingAlt(s string) int {
 		case '{':
 			depth++
 		case '}':
-			if depth--; depth == 0 {
+			if depth--; depth == 0 && !comma {
 				return i
 			}
-		}
-	}
-	return -1
-}
-
-func indexNextAlt(s string) int {
-	depth := 1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '[':
-			for i++; i < len(s) && s[i] != ']'; i++ {
-				if s[i] == '\\' {
-					i++
-				}
-			}
-		case '{':
-			depth++
-		case '}':
-			depth--
 		case ',':
-			if depth == 1 {
+			if comma && depth == 1 {
 				return i
 			}
 		}
