@@ -339,15 +339,23 @@ func (d *daemon) publishSchedules() {
 }
 
 // reload re-reads the config and replaces the policies and schedules. A bad
-// config is refused and the running one stays; the file's bytes unchanged
-// is a success with nothing to redo (restarting the schedules would
-// postpone every policy).
+// config is refused and the running one stays. The file's bytes unchanged
+// is nothing to redo (restarting the schedules would postpone every
+// policy) and no reload to count (the loop looks every minute); only when
+// the last reload was refused does it count as one that succeeded: the
+// file is the running config again.
 func (d *daemon) reload(ctx context.Context) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	data, err := policy.ReadFile(d.opts.ConfigPath)
 	if err == nil && sha256.Sum256(data) == d.cfgDigest {
-		d.reloaded(nil, "config unchanged; nothing to reload")
+		d.log.Debug("config unchanged; nothing to reload")
+		switch {
+		case !d.reloadOK.Load():
+			d.reloaded(nil, "")
+		case d.opts.OnReload != nil:
+			d.opts.OnReload(nil)
+		}
 		return nil
 	}
 	var cfg *policy.Config
