@@ -42,6 +42,10 @@ func ParseAt(s string, now time.Time) (time.Time, error) {
 // minAt is the earliest time a plan can be made at.
 var minAt = time.Unix(0, 0).UTC()
 
+// CutValue is a value as an error echoes it: tokens redacted, at most 40
+// characters. Errors about flags and files other than the config use it.
+func CutValue(s string) string { return cutValue(s) }
+
 // cutValue is a value as an error echoes it: tokens redacted, at most 40
 // characters.
 func cutValue(s string) string {

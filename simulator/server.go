@@ -571,6 +571,19 @@ func (s *Server) Versions(owner, packageType, pkg string) []VersionState {
 }
 
 // Stats returns a copy of the counters.
+// RegistryOps are the Stats.ByOp keys of the registry's requests.
+var RegistryOps = []string{"GET token", "GET /v2/", "GET manifest", "HEAD manifest", "DELETE manifest"}
+
+// APIRequests is how many of the requests were to the API, not the
+// registry.
+func (st Stats) APIRequests() int {
+	n := st.Requests
+	for _, op := range RegistryOps {
+		n -= st.ByOp[op]
+	}
+	return n
+}
+
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()

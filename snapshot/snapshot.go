@@ -272,13 +272,7 @@ func (p *Package) checkVersions(at string) []string {
 func kind(k string) bool { return k == "org" || k == "user" || k == "self" }
 
 // cut shortens a value echoed in an error, tokens redacted.
-func cut(s string) string {
-	s = policy.RedactTokens(s)
-	if r := []rune(s); len(r) > 40 {
-		return string(r[:40]) + "…"
-	}
-	return s
-}
+func cut(s string) string { return policy.CutValue(s) }
 
 // Write writes s to path, gzip-compressed when the name ends in .gz,
 // through a temporary file renamed into place.

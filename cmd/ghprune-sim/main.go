@@ -212,15 +212,9 @@ type stats struct {
 	Charged int
 }
 
-// registryOps are the Stats.ByOp keys of registry requests.
-var registryOps = []string{"GET token", "GET /v2/", "GET manifest", "HEAD manifest", "DELETE manifest"}
-
 func statsOf(sim *simulator.Server) stats {
 	s := stats{Stats: sim.Stats()}
-	s.Charged = s.Requests - s.NotModified
-	for _, op := range registryOps {
-		s.Charged -= s.ByOp[op]
-	}
+	s.Charged = s.APIRequests() - s.NotModified
 	return s
 }
 

@@ -160,10 +160,8 @@ func openOutput(path string, cfg *policy.Config, e env, inputs ...[2]string) (*r
 	if cfg.GitHub.TokenFile != "" {
 		protected[cfg.GitHub.TokenFile] = "the token file"
 	}
-	for _, journalPath := range []string{cfg.State.Path, realPath(cfg.State.Path)} {
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
-			protected[journalPath+suffix] = "the journal (state.path)"
-		}
+	for _, p := range journalFiles(cfg.State.Path) {
+		protected[p] = "the journal (state.path)"
 	}
 	for p, what := range protected {
 		if samePath(path, p) {
@@ -283,13 +281,25 @@ func overrideJournal(cfg *policy.Config, path string) (configJournal string) {
 // may be using.
 func openJournalOutput(path string, cfg *policy.Config, configJournal string, e env) (*reportOutput, error) {
 	if path != "" && path != "-" && configJournal != "" {
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
-			if samePath(path, configJournal+suffix) || samePath(path, realPath(configJournal)+suffix) {
+		for _, p := range journalFiles(configJournal) {
+			if samePath(path, p) {
 				return nil, fmt.Errorf("-o %s is the journal of %s (state.path); write the report elsewhere", path, cfg.File)
 			}
 		}
 	}
 	return openOutput(path, cfg, e)
+}
+
+// journalFiles are the journal at path and the files SQLite and the lock
+// keep beside it, by the path as given and as symlinks resolve it.
+func journalFiles(path string) []string {
+	var out []string
+	for _, p := range []string{path, realPath(path)} {
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".lock"} {
+			out = append(out, p+suffix)
+		}
+	}
+	return out
 }
 
 // commitReport puts a report written to out in place, or, when writing it

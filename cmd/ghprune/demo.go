@@ -167,7 +167,7 @@ func (d *demoSession) plan(ctx context.Context) int {
 	}
 	after := d.sim.Stats()
 	fmt.Fprintf(d.w, "\n   simulator: %d API requests and %d manifest reads served during the plan, %d of them DELETE\n",
-		after.Requests-before.Requests-(after.ByOp["GET manifest"]-before.ByOp["GET manifest"])-(after.ByOp["GET token"]-before.ByOp["GET token"])-(after.ByOp["GET /v2/"]-before.ByOp["GET /v2/"]),
+		after.APIRequests()-before.APIRequests(),
 		after.ManifestFetches-before.ManifestFetches, after.ByOp["DELETE version"]-before.ByOp["DELETE version"])
 	return exitOK
 }

@@ -108,14 +108,8 @@ func planHorizons(ctx context.Context, eng *engine.Engine, cfg *policy.Config, p
 	default:
 		err = writeHorizons(out, horizons, rows, totals, format == "markdown")
 	}
-	if err == nil {
-		err = out.Commit()
-	} else {
-		out.Abort()
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "ghprune: write report: %v\n", err)
-		return exitFailed
+	if code := commitReport(out, err, e); code != exitOK {
+		return code
 	}
 	if failed {
 		return exitFailed

@@ -183,7 +183,6 @@ func TestServe_ReloadKeepsUnchangedSchedules(t *testing.T) {
 	}
 }
 
-
 // A 401 in any run (a token revoked after the check) turns readiness and
 // the token metric at once, without waiting for the next check.
 func TestServe_A401InARunTurnsReadiness(t *testing.T) {

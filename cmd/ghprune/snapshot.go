@@ -139,7 +139,7 @@ func parseHorizons(s string, now time.Time) ([]horizon, error) {
 	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		if part == "" {
-			return nil, fmt.Errorf("-at %q: an empty time between commas", cutFlag(s))
+			return nil, fmt.Errorf("-at %q: an empty time between commas", policy.CutValue(s))
 		}
 		at, err := policy.ParseAt(part, now)
 		if err != nil {
@@ -159,20 +159,11 @@ func parseHorizons(s string, now time.Time) ([]horizon, error) {
 // plan -baseline).
 func parseOneAt(s string, now time.Time) (time.Time, error) {
 	if strings.Contains(s, ",") {
-		return time.Time{}, fmt.Errorf("-at %q: one time only here (several horizons are for plan alone)", cutFlag(s))
+		return time.Time{}, fmt.Errorf("-at %q: one time only here (several horizons are for plan alone)", policy.CutValue(s))
 	}
 	t, err := policy.ParseAt(s, now)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("-at: %w", err)
 	}
 	return t, nil
-}
-
-// cutFlag is a flag's value as an error echoes it.
-func cutFlag(s string) string {
-	s = policy.RedactTokens(s)
-	if r := []rune(s); len(r) > 40 {
-		return string(r[:40]) + "…"
-	}
-	return s
 }
