@@ -203,11 +203,11 @@ func (d *daemon) loop(ctx context.Context) {
 		select {
 		case <-refresh.C:
 			d.refresh(ctx)
-			d.reload(ctx)
+			d.reload(ctx, true)
 		case <-ctx.Done():
 			return
 		case <-d.opts.Reload:
-			d.reload(ctx)
+			d.reload(ctx, false)
 		}
 	}
 }
@@ -341,17 +341,17 @@ func (d *daemon) publishSchedules() {
 // reload re-reads the config and replaces the policies and schedules. A bad
 // config is refused and the running one stays. The file's bytes unchanged
 // is nothing to redo (restarting the schedules would postpone every
-// policy) and no reload to count (the loop looks every minute); only when
-// the last reload was refused does it count as one that succeeded: the
-// file is the running config again.
-func (d *daemon) reload(ctx context.Context) error {
+// policy). Asked for (SIGHUP, POST /-/reload, a file event), that is a
+// reload that succeeded; the loop's look every minute (poll) counts only
+// when the last reload was refused: the file is the running config again.
+func (d *daemon) reload(ctx context.Context, poll bool) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	data, err := policy.ReadFile(d.opts.ConfigPath)
 	if err == nil && sha256.Sum256(data) == d.cfgDigest {
 		d.log.Debug("config unchanged; nothing to reload")
 		switch {
-		case !d.reloadOK.Load():
+		case !poll || !d.reloadOK.Load():
 			d.reloaded(nil, "")
 		case d.opts.OnReload != nil:
 			d.opts.OnReload(nil)

@@ -23,7 +23,7 @@ func (d *daemon) routes(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.reload(context.WithoutCancel(r.Context())); err != nil {
+		if err := d.reload(context.WithoutCancel(r.Context()), false); err != nil {
 			http.Error(w, d.redact(report.Escape(err.Error())), http.StatusBadRequest)
 			return
 		}

@@ -54,7 +54,7 @@ func (d *daemon) watchConfig(ctx context.Context) error {
 				}
 				d.log.Warn("watching the config directory", zap.Error(err))
 			case <-timer.C:
-				d.reload(ctx)
+				d.reload(ctx, false)
 			}
 		}
 	}()

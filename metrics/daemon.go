@@ -25,7 +25,7 @@ func NewDaemon(reg prometheus.Registerer) *Daemon {
 	f := promauto.With(reg)
 	return &Daemon{
 		reloads: f.NewCounterVec(prometheus.CounterOpts{Name: "ghprune_config_reloads_total",
-			Help: "Config reloads by result (success, failure); a look at an unchanged file is no reload, except after a failure, when it counts as a success (the file is the running config again)."}, []string{"result"}),
+			Help: "Config reloads by result (success, failure); a reload asked for (SIGHUP, POST /-/reload, a file event) of an unchanged file counts as a success; the look at the file every minute counts only after a failure."}, []string{"result"}),
 		reloadOK: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_config_last_reload_successful",
 			Help: "Whether the last config load or reload succeeded (1) or was refused (0)."}),
 		reloadOKTime: f.NewGauge(prometheus.GaugeOpts{Name: "ghprune_config_last_reload_success_timestamp_seconds",
