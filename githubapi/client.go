@@ -480,7 +480,7 @@ func (c *Client) transportFailure(ctx context.Context, cl *doCall, err error, du
 		return false, &APIError{Status: redir.Status, Message: c.scrubString(redir.Error()),
 			Method: cl.method, Op: cl.op, Path: cl.path, Kind: ErrRedirect, Attempt: cl.attempt}
 	}
-	netErr := c.scrub(unwrapURLError(err))
+	netErr := c.scrub(httpsafe.UnwrapURLError(err))
 	if cl.retries < c.maxRetries {
 		wait := cl.nextBackoff()
 		c.emit(Attempt{Op: cl.op, Method: cl.method, Duration: dur, Retry: true, Wait: wait})
@@ -588,7 +588,7 @@ func (c *Client) limitWait(h http.Header, rate Rate, v verdict, apiErr *APIError
 		return wait, &RateLimitError{APIError: *apiErr, Rate: rate}
 	}
 	var wait time.Duration
-	if ra, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+	if ra, ok := httpsafe.RetryAfter(h.Get("Retry-After"), now); ok {
 		wait = max(ra, time.Second)
 	} else if rate.Known && rate.Remaining == 0 && !rate.Reset.IsZero() {
 		wait = untilReset()
@@ -742,21 +742,6 @@ func parseRate(h http.Header) Rate {
 	return r
 }
 
-// parseRetryAfter reads retry-after as seconds or as an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
 // readAll reads at most limit bytes and fails if the body is longer.
 func readAll(r io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
@@ -773,16 +758,6 @@ func readAll(r io.Reader, limit int64) ([]byte, error) {
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 	resp.Body.Close()
-}
-
-// unwrapURLError drops net/http's *url.Error wrapper, whose text repeats the
-// whole URL; our errors name method and path themselves.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
 }
 
 // oneLine shortens s to at most n bytes on one line.

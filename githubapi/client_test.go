@@ -630,3 +630,25 @@ func TestClient_StringHidesToken(t *testing.T) {
 		}
 	}
 }
+
+// A Retry-After too large for a Duration is not read as a short wait (in
+// seconds, 18446744074 would wrap to some 290 ms): it is a wait of a day
+// at least, which no retry waits for.
+func TestClient_HugeRetryAfterIsNoShortWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		setRate(w, 5000, 4000, t0.Add(time.Hour))
+		w.Header().Set("Retry-After", "18446744074")
+		writeError(w, http.StatusForbidden, "You have exceeded a secondary rate limit.")
+	})
+	_, err := f.c.GetPackage(context.Background(), Org("acme"), "container", "api")
+	if err == nil {
+		t.Fatal("the request succeeded")
+	}
+	if a := f.Attempts(); len(a) == 0 || a[0].Wait < 24*time.Hour && a[0].Wait != 0 {
+		t.Errorf("attempts %+v: a wait under a day", a)
+	}
+	if got := f.clk.Slept(); got >= time.Nanosecond && got < 24*time.Hour {
+		t.Errorf("slept %s before giving up", got)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -342,10 +341,10 @@ func (c *Client) send(ctx context.Context, op string, limit int64, observe func(
 			var redir *httpsafe.RedirectError
 			if errors.As(err, &redir) {
 				observe(redir.Status)
-				return nil, fmt.Errorf("registry GET %s: %w", redact(req.URL.String()), unwrapURL(err))
+				return nil, fmt.Errorf("registry GET %s: %w", redact(req.URL.String()), httpsafe.UnwrapURLError(err))
 			}
 			observe(0)
-			err = unwrapURL(err)
+			err = httpsafe.UnwrapURLError(err)
 			if attempt >= c.maxAttempts {
 				return nil, &UnavailableError{Op: op, Attempts: attempt, Err: err}
 			}
@@ -355,7 +354,7 @@ func (c *Client) send(ctx context.Context, op string, limit int64, observe func(
 			if status != http.StatusTooManyRequests && status < 500 {
 				return ans, nil
 			}
-			ra, ok := retryAfter(ans.header.Get("Retry-After"), c.clock.Now())
+			ra, ok := httpsafe.RetryAfter(ans.header.Get("Retry-After"), c.clock.Now())
 			switch {
 			case ok && ra > MaxRetryAfter:
 				return nil, &UnavailableError{Op: op, Status: status, Attempts: attempt, RetryAfter: ra}
@@ -376,28 +375,6 @@ func (c *Client) send(ctx context.Context, op string, limit int64, observe func(
 // backoff is the wait after failed attempt n (1-based): 1s, 2s, 4s…
 func backoff(n int) time.Duration {
 	return time.Second << min(n-1, 6)
-}
-
-// retryAfter reads Retry-After as seconds or as an HTTP date; ok is false
-// when it is absent or unreadable. A date in the past is no wait.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0, false
-		}
-		if s > int64(24*time.Hour/time.Second) {
-			s = int64(24 * time.Hour / time.Second) // no overflow; far above MaxRetryAfter anyway
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // exchange answers a Bearer challenge: basic auth with the GitHub token as
@@ -538,12 +515,4 @@ func redact(u string) string {
 		return p.String()
 	}
 	return "registry URL"
-}
-
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

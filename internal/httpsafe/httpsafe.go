@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -160,4 +162,39 @@ func UnsafeToken(token string) bool {
 		}
 	}
 	return false
+}
+
+// maxRetryAfterSeconds bounds a Retry-After in seconds before it becomes a
+// Duration: a day, far above any wait the clients accept, and no overflow
+// (18446744074 seconds would wrap to some 290 ms).
+const maxRetryAfterSeconds = int64(24 * time.Hour / time.Second)
+
+// RetryAfter reads a Retry-After header as seconds or as an HTTP date; ok
+// is false when it is absent or unreadable. A date in the past is no
+// wait; seconds are capped at a day.
+func RetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return time.Duration(min(s, uint64(maxRetryAfterSeconds))) * time.Second, true
+	} else if errors.Is(err, strconv.ErrRange) {
+		return time.Duration(maxRetryAfterSeconds) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// UnwrapURLError drops net/http's *url.Error wrapper, whose text repeats
+// the whole URL (with whatever its query holds); the clients' errors name
+// the method and path themselves.
+func UnwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
 }

@@ -241,3 +241,21 @@ func TestUnsafeToken(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for in, want := range map[string]time.Duration{
+		"5": 5 * time.Second, " 0 ": 0, "86400": day, "18446744074": day, "99999999999999999999999": day,
+		"Tue, 01 Dec 2026 12:01:00 GMT": time.Minute, "Tue, 01 Dec 2026 11:00:00 GMT": 0,
+	} {
+		if got, ok := httpsafe.RetryAfter(in, now); !ok || got != want {
+			t.Errorf("RetryAfter(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "soon", "1.5"} {
+		if _, ok := httpsafe.RetryAfter(bad, now); ok {
+			t.Errorf("RetryAfter(%q) read", bad)
+		}
+	}
+}
