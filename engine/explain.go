@@ -22,14 +22,10 @@ type Explanation struct {
 // ErrNoSuchVersion: explain found no active version by that name, tag or id.
 var ErrNoSuchVersion = errors.New("no active version")
 
-// Explain lists one package of pol the way a plan does (GETs only) and
-// walks the decision order for the version named by version: its name (a
-// digest for containers), one of its tags, or its numeric id.
-func (e *Engine) Explain(ctx context.Context, pol *policy.Policy, pkg, version string) (*Explanation, error) {
-	return e.ExplainAt(ctx, pol, pkg, version, time.Time{})
-}
-
-// ExplainAt is Explain as of at (zero: now).
+// ExplainAt lists one package of pol the way a plan does (GETs only) and
+// walks the decision order, as of at (zero: now), for the version named by
+// version: its name (a digest for containers), one of its tags, or its
+// numeric id.
 func (e *Engine) ExplainAt(ctx context.Context, pol *policy.Policy, pkg, version string, at time.Time) (*Explanation, error) {
 	now := at
 	if now.IsZero() {

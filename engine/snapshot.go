@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -66,7 +65,3 @@ func (e *Engine) SnapshotOf(ctx context.Context, pols []*policy.Policy, allManif
 
 // Offline reports whether the engine plans from a snapshot.
 func (e *Engine) Offline() bool { return e.snapshot != nil }
-
-// IsMissing reports an error of a plan from a snapshot that lacks what it
-// asked for.
-func IsMissing(err error) bool { return errors.Is(err, snapshot.ErrMissing) }

@@ -27,7 +27,6 @@ type Pacer struct {
 	refusedAt   float64   // the pace of the last refusal, 0 when forgotten
 	lastRefusal time.Time // when it came
 	streak      int       // mutations accepted since the last refusal
-	refusals    int
 	onChange    func(perMinute float64)
 }
 
@@ -103,19 +102,11 @@ func (p *Pacer) PerMinute() float64 {
 	return p.perMinute
 }
 
-// Refusals is how many secondary-limit refusals the pace has met.
-func (p *Pacer) Refusals() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refusals
-}
-
 // Refused slows the pace down: a mutation met a secondary rate limit.
 // (The client waits out the retry-after GitHub gives before it sends the
 // mutation again; the new pace spaces the mutations after it.)
 func (p *Pacer) Refused() {
 	p.mu.Lock()
-	p.refusals++
 	p.retrying = true
 	p.refusedAt = p.perMinute
 	p.lastRefusal = p.clock.Now()

@@ -41,6 +41,7 @@ func (e *Executor) Reconcile(ctx context.Context, dryRun bool) (Reconciled, erro
 	runs := map[int64]bool{} // run id -> alive
 	type pkgKey struct{ ownerType, owner, typ, name string }
 	deleted := map[pkgKey]map[int64]githubapi.Version{}
+	unlisted := map[pkgKey]bool{} // packages whose listing failed this pass
 	for _, d := range open {
 		alive, ok := runs[d.RunID]
 		if !ok {
@@ -54,10 +55,15 @@ func (e *Executor) Reconcile(ctx context.Context, dryRun bool) (Reconciled, erro
 		}
 		k := pkgKey{d.OwnerType, d.Owner, d.PackageType, d.Package}
 		owner := apiOwner(d.OwnerType, d.Owner)
+		if unlisted[k] {
+			out.Unknown++ // its package could not be listed this pass: not asked again
+			continue
+		}
 		if _, ok := deleted[k]; !ok {
 			list, err := e.Client.ListVersions(ctx, owner, d.PackageType, d.Package, githubapi.ListVersionsOptions{State: githubapi.StateDeleted})
 			if err != nil && !errors.Is(err, githubapi.ErrNotFound) {
 				e.log().Warn("reconcile: deleted versions not listed", zap.String("package", d.Package), zap.Error(err))
+				unlisted[k] = true
 				out.Unknown++
 				continue
 			}

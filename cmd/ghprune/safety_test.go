@@ -774,3 +774,35 @@ func TestSafety_ParentPushedDuringTheRunKeepsItsChild(t *testing.T) {
 		}
 	}
 }
+
+// Reconciling the intents of a crashed run lists each package's deleted
+// versions once; when that listing fails, the package's other intents are
+// left unknown without asking again.
+func TestSafety_ReconcileAsksAnUnlistablePackageOnce(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	ids := h.seedLibs(3)
+	cfg := h.config(oldLibsPolicy)
+	db := filepath.Join(h.dir, "journal.db")
+	j, err := journal.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _ := j.StartRun(context.Background(), journal.Run{Kind: "apply", Policies: []string{"libs"}, Mode: "enforce", Trigger: "cli", Actor: "old", StartedAt: t0})
+	for _, v := range []string{"1.0.0", "1.0.1"} {
+		if _, err := j.Intend(context.Background(), journal.Deletion{RunID: run, Policy: "libs", OwnerType: "org", Owner: "acme", PackageType: "npm",
+			Package: "lib", VersionID: ids[v], Version: v, Rule: "delete:old", Reason: "r", RequestedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	if err := os.Remove(db + ".lock"); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	// The next enforcing run settles the crashed run's intents first; the
+	// package's listing fails on every attempt of that first call.
+	h.sim.InjectFault(simulator.Fault{Method: "GET", PathContains: "/lib/versions", Status: 500, Times: 8})
+	_, _, errOut := h.run("apply", "-config", cfg, "-format", "json")
+	if n := strings.Count(errOut, "reconcile: deleted versions not listed"); n != 1 {
+		t.Errorf("the package was asked for %d times while reconciling, want once:\n%s", n, errOut)
+	}
+}
