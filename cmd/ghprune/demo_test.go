@@ -27,7 +27,9 @@ func TestDemo_RunsEveryStep(t *testing.T) {
 	}
 	s := out.String()
 	for _, want := range []string{
-		"0 of them DELETE",                // the plan sent no delete
+		"0 of them DELETE", // the plan sent no delete
+		"simulator: 25 API requests and 1257 manifest reads served during the plan", // BENCHMARKS.md, API cost
+		"run 1: 1208 deleted, 0 failed, 1 skipped; 3536 API requests",               // BENCHMARKS.md, API cost
 		"1 skipped",                       // the download-limited version
 		"1208 versions deleted",           // apply
 		"1208 versions restored (exit 0)", // restore -run 1
