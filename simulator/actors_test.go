@@ -19,8 +19,8 @@ func TestTagAndRemove_ChangeThePackageLikeOtherActors(t *testing.T) {
 	if v, _ := h.sim.Version(untagged); !slices.Equal(v.Tags, []string{"latest", "prod"}) {
 		t.Errorf("tags after Tag = %v", v.Tags)
 	}
-	if v, _ := h.sim.Version(latest); slices.Contains(v.Tags, "latest") {
-		t.Errorf("the tag did not move: %v", v.Tags)
+	if v, ok := h.sim.Version(latest); !ok || slices.Contains(v.Tags, "latest") {
+		t.Errorf("the tag did not move: %v (version found: %v)", v.Tags, ok)
 	}
 	if err := h.sim.Remove(latest); err != nil {
 		t.Fatal(err)

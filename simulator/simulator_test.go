@@ -487,7 +487,7 @@ func TestRestore_WindowAndReuse(t *testing.T) {
 	if r := h.call(t, "POST", fmt.Sprint(base, old, "/restore"), "t-admin"); r.status != 204 {
 		t.Fatalf("restore after 29 days: %d %s", r.status, r.body)
 	}
-	if st, _ := h.sim.Version(old); st.DeletedAt != nil {
+	if st, ok := h.sim.Version(old); !ok || st.DeletedAt != nil {
 		t.Errorf("restored version still deleted: %+v", st)
 	}
 	// Restoring an active version is refused.
@@ -732,7 +732,7 @@ func TestRateLimit_SecondaryRetryAfter(t *testing.T) {
 	if msg := r.errMessage(t); !strings.HasPrefix(msg, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID ") {
 		t.Errorf("message %q", msg)
 	}
-	if st, _ := h.sim.Version(ids[1].ID); st.DeletedAt != nil {
+	if st, ok := h.sim.Version(ids[1].ID); !ok || st.DeletedAt != nil {
 		t.Error("refused delete was performed")
 	}
 	// GETs are not spaced.

@@ -655,64 +655,16 @@ func TestDocs_RuleLabelsAndRestoreResults(t *testing.T) {
 	reportProblems(t, checkValues(readDoc(t, "docs/cli.md"), "skip or failure reason", causes))
 }
 
-// decisionSteps returns the steps of the decision order as package policy
-// declares them, number to name, from its StepInfo literals; empty when it
-// declares none.
-func decisionSteps(t *testing.T, dir string) map[int]string {
+// decisionSteps returns the steps of the decision order, number to name,
+// as package policy runs them.
+func decisionSteps(t *testing.T) map[int]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[int]string{}
-	fset := gotoken.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok {
-				return true
-			}
-			if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "StepInfo" {
-				return true
-			}
-			var num, name ast.Expr
-			for i, e := range lit.Elts {
-				if kv, ok := e.(*ast.KeyValueExpr); ok {
-					switch k, _ := kv.Key.(*ast.Ident); {
-					case k == nil:
-					case k.Name == "Number":
-						num = kv.Value
-					case k.Name == "Name":
-						name = kv.Value
-					}
-					continue
-				}
-				switch i {
-				case 0:
-					num = e
-				case 1:
-					name = e
-				}
-			}
-			nl, ok1 := num.(*ast.BasicLit)
-			sl, ok2 := name.(*ast.BasicLit)
-			if !ok1 || !ok2 || nl.Kind != gotoken.INT || sl.Kind != gotoken.STRING {
-				return true
-			}
-			k, err1 := strconv.Atoi(nl.Value)
-			v, err2 := strconv.Unquote(sl.Value)
-			if err1 == nil && err2 == nil {
-				out[k] = v
-			}
-			return true
-		})
+	for _, st := range policy.Steps() {
+		out[st.Number] = st.Name
+	}
+	if len(out) == 0 {
+		t.Fatal("policy.Steps() is empty")
 	}
 	return out
 }
@@ -737,12 +689,7 @@ func checkSteps(doc *mdDoc, steps map[int]string) []string {
 
 func TestDocs_DecisionOrder(t *testing.T) {
 	t.Parallel()
-	steps := decisionSteps(t, filepath.Join(repoRoot, "policy"))
-	if len(steps) == 0 {
-		t.Log("package policy declares no StepInfo: the step names are not checked")
-		return
-	}
-	reportProblems(t, checkSteps(readDoc(t, "docs/policy.md"), steps))
+	reportProblems(t, checkSteps(readDoc(t, "docs/policy.md"), decisionSteps(t)))
 }
 
 // Links.

@@ -59,6 +59,18 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 
 func (h *harness) ago(d time.Duration) time.Time { return t0.Add(-d) }
 
+// version is the simulator's state of a version; the test fails when the
+// simulator has no such version (a zero state would pass a "not deleted"
+// check).
+func (h *harness) version(id int64) simulator.VersionState {
+	h.t.Helper()
+	v, ok := h.sim.Version(id)
+	if !ok {
+		h.t.Fatalf("the simulator has no version %d", id)
+	}
+	return v
+}
+
 const day = 24 * time.Hour
 
 // pkg seeds a package and its versions; it returns the version ids by name.

@@ -68,7 +68,7 @@ func TestRestore_BySelector(t *testing.T) {
 			t.Errorf("restore %v sent %d restores, want %d:\n%s", s.args, got, len(s.back), out)
 		}
 		for _, name := range s.back {
-			if v, _ := h.sim.Version(ids[name]); v.DeletedAt != nil {
+			if v := h.version(ids[name]); v.DeletedAt != nil {
 				t.Errorf("restore %v: %s still deleted", s.args, name)
 			}
 		}

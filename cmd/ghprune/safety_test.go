@@ -154,7 +154,7 @@ func TestSafety_RedirectedDeleteIsNeitherFollowedNorJournaledAsDeleted(t *testin
 		t.Errorf("the other origin received %v (%d with Authorization)", ev.requests, ev.auth)
 	}
 	for name, id := range ids {
-		if v, _ := h.sim.Version(id); v.DeletedAt != nil {
+		if v := h.version(id); v.DeletedAt != nil {
 			t.Errorf("%s deleted", name)
 		}
 	}
@@ -202,7 +202,7 @@ func TestSafety_UndatedVersionsAreKept(t *testing.T) {
 	if st := h.sim.Stats(); st.Deletes != 1 {
 		t.Errorf("%d deletes, want 1", st.Deletes)
 	}
-	if v, _ := h.sim.Version(ids["2.0.0"]); v.DeletedAt != nil {
+	if v := h.version(ids["2.0.0"]); v.DeletedAt != nil {
 		t.Error("the newest dated version was pushed out by the future one")
 	}
 }
@@ -586,7 +586,7 @@ func TestSafety_VersionThatGainedATagIsNotDeleted(t *testing.T) {
 	if got["app/old-2"] != "delete delete:untagged skipped" || got["app/old-1"] != "delete delete:untagged deleted" || got["app/old-3"] != "delete delete:untagged deleted" {
 		t.Errorf("decisions %v: old-2 gained a tag and must be skipped", got)
 	}
-	if v, _ := h.sim.Version(ids["old-2"]); v.DeletedAt != nil {
+	if v := h.version(ids["old-2"]); v.DeletedAt != nil {
 		t.Fatal("the promoted version was deleted")
 	}
 }
@@ -627,7 +627,7 @@ func TestSafety_ResentDeleteThatCannotBeCheckedStaysOpen(t *testing.T) {
 	if code, out, errOut := h.run("restore", "-config", cfg, "-run", "1", "-format", "json"); code != 0 {
 		t.Fatalf("restore exit %d:\n%s%s", code, out, errOut)
 	}
-	if v, _ := h.sim.Version(ids["1.0.0"]); v.DeletedAt != nil {
+	if v := h.version(ids["1.0.0"]); v.DeletedAt != nil {
 		t.Error("the version this run deleted was not restored")
 	}
 }
