@@ -40,11 +40,14 @@ done
 
 "$work/sim" -token "$token" -packages "$packages" -versions "$versions" -containers "$containers" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
+url=""
 for _ in $(seq 300); do
 	url=$(head -n 1 "$work/sim.out" 2>/dev/null || true)
 	[[ $url == http://* ]] && break
+	kill -0 "$sim_pid" 2>/dev/null || { echo "rehearse.sh: ghprune-sim exited: $(cat "$work/sim.err")" >&2; exit 1; }
 	sleep 0.1
 done
+[[ $url == http://* ]] || { echo "rehearse.sh: ghprune-sim did not start" >&2; exit 1; }
 export GITHUB_TOKEN=$token
 
 config() { # config FILE OLDER_THAN [JOURNAL]
@@ -91,7 +94,12 @@ unset GITHUB_TOKEN
 step "plan -snapshot" plan -config "$work/new.yaml" -snapshot "$work/snap.json.gz" -format json -o "$work/off.json"
 a=$(jq -c '[.policies[].packages[].decisions[] | [.version_id, .action, .rule]] | sort' "$work/live.json" | sha256sum)
 b=$(jq -c '[.policies[].packages[].decisions[] | [.version_id, .action, .rule]] | sort' "$work/off.json" | sha256sum)
-[[ $a == "$b" ]] && echo "                 decisions identical to the live plan" || echo "                 DECISIONS DIFFER from the live plan"
+if [[ $a == "$b" ]]; then
+	echo "                 decisions identical to the live plan"
+else
+	echo "rehearse.sh: the plan from the snapshot decides otherwise than the live plan" >&2
+	exit 1
+fi
 step "horizons" plan -config "$work/new.yaml" -snapshot "$work/snap.json.gz" -at +7d,+30d,+90d -format json
 step "baseline" plan -config "$work/new.yaml" -baseline "$work/old.yaml" -snapshot "$work/snap.json.gz" -format json
 echo "                 $(jq -r '.summary | "\(.differ) versions differ (baseline deletes \(.delete_before), new \(.delete_after))"' "$work/out")"
