@@ -157,18 +157,26 @@ type decided struct {
 }
 
 func (p *Planner) decide(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) (decided, error) {
-	in, facts, err := p.inputs(ctx, pol, owner, pkg, now)
+	in, facts, pre, err := p.inputs(ctx, pol, owner, pkg, now)
 	if err != nil {
 		return decided{}, err
 	}
-	ds := pol.Decide(in, now, facts)
+	ds := pre.final
+	if ds == nil {
+		ds = pol.Decide(in, now, facts)
+	}
 	if facts.Unreadable == legacyDocker {
 		// Say why in the plan, with the rule each version would have been
-		// deleted by were its manifests read.
-		unread := facts
-		unread.Unreadable = ""
+		// deleted by were its manifests read: the decisions before the
+		// graph step looked, when inputs made them.
+		before := pre.beforeGraph
+		if before == nil {
+			unread := facts
+			unread.Unreadable = ""
+			before = pol.Decide(in, now, unread)
+		}
 		was := map[int64]string{}
-		for _, d := range pol.Decide(in, now, unread) {
+		for _, d := range before {
 			was[d.Version.ID] = string(d.Rule)
 		}
 		for i := range ds {
@@ -201,13 +209,28 @@ const (
 // journal's refusals and, for a container package with something to
 // delete, its manifest graph (the graph step). A package with nothing to delete
 // reads no manifest.
-func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Version, policy.Facts, error) {
+func (p *Planner) inputs(ctx context.Context, pol *policy.Policy, owner githubapi.Owner, pkg githubapi.Package, now time.Time) ([]policy.Version, policy.Facts, predecided, error) {
 	vs, facts, err := p.versions(ctx, pol, owner, pkg)
-	if err != nil || !pol.Select.IsContainer() || (!p.AllManifests && !anyDelete(pol.Decide(vs, now, facts))) {
-		return vs, facts, err
+	if err != nil || !pol.Select.IsContainer() {
+		return vs, facts, predecided{}, err
+	}
+	var pre predecided
+	if !p.AllManifests {
+		ds := pol.Decide(vs, now, facts)
+		if !anyDelete(ds) {
+			return vs, facts, predecided{final: ds}, nil // no graph to read: these are the decisions
+		}
+		pre.beforeGraph = ds
 	}
 	err = p.graphFacts(ctx, pol, pkg.Name, vs, &facts)
-	return vs, facts, err
+	return vs, facts, pre, err
+}
+
+// predecided are the decisions inputs made to know whether a container
+// package needs its manifests: final when it does not (nothing to
+// delete), else the decisions before the graph step looked.
+type predecided struct {
+	final, beforeGraph []policy.Decision
 }
 
 func anyDelete(ds []policy.Decision) bool {
@@ -302,7 +325,8 @@ func (p *Planner) Versions(ctx context.Context, pol *policy.Policy, name string,
 	if err != nil {
 		return nil, policy.Facts{}, fmt.Errorf("get package %q: %w", name, err)
 	}
-	return p.inputs(ctx, pol, owner, pkg, now)
+	vs, facts, _, err := p.inputs(ctx, pol, owner, pkg, now)
+	return vs, facts, err
 }
 
 // listing lists a package's active versions and checks that the listing is
