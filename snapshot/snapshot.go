@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,29 +50,41 @@ var (
 	maxElements int64 = MaxElements
 )
 
+// jsonCount counts what a snapshot's JSON holds as it passes: bytes,
+// objects and list elements. Braces and commas inside strings count too:
+// an overestimate, never an underestimate.
+type jsonCount struct{ bytes, objects, elements int64 }
+
+// add counts p and says which bound the count has passed, if any.
+func (c *jsonCount) add(p []byte) error {
+	c.bytes += int64(len(p))
+	c.objects += int64(bytes.Count(p, []byte("{")))
+	c.elements += int64(bytes.Count(p, []byte(",")))
+	switch {
+	case c.bytes > maxBytes:
+		return fmt.Errorf("larger than %d bytes", maxBytes)
+	case c.objects > maxObjects:
+		return fmt.Errorf("more than %d objects (versions, packages, manifests)", maxObjects)
+	case c.elements > maxElements:
+		return fmt.Errorf("more than %d list elements", maxElements)
+	}
+	return nil
+}
+
 // boundedReader counts what it reads, and fails past the bounds: the JSON
 // decoder reads the whole value before it decodes, so a bound checked
-// here holds before a byte of it is decoded. Braces and commas inside
-// strings count too: an overestimate, never an underestimate.
+// here holds before a byte of it is decoded.
 type boundedReader struct {
-	r                        io.Reader
-	bytes, objects, elements int64
+	r io.Reader
+	jsonCount
 }
 
 func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.bytes += int64(n)
-	b.objects += int64(bytes.Count(p[:n], []byte("{")))
-	b.elements += int64(bytes.Count(p[:n], []byte(",")))
-	// Past a bound the bytes read are withheld: the decoder would decode
-	// a value it already holds whole before it looked at the error.
-	switch {
-	case b.bytes > maxBytes:
-		return 0, fmt.Errorf("larger than %d bytes", maxBytes)
-	case b.objects > maxObjects:
-		return 0, fmt.Errorf("more than %d objects (versions, packages, manifests)", maxObjects)
-	case b.elements > maxElements:
-		return 0, fmt.Errorf("more than %d list elements", maxElements)
+	if cerr := b.add(p[:n]); cerr != nil {
+		// The bytes read are withheld: the decoder would decode a value it
+		// already holds whole before it looked at the error.
+		return 0, cerr
 	}
 	return n, err
 }
@@ -277,15 +290,12 @@ func cut(s string) string { return policy.CutValue(s) }
 // Write writes s to path, gzip-compressed when the name ends in .gz,
 // through a temporary file renamed into place.
 func (s *Snapshot) Write(path string) error {
-	var buf bytes.Buffer
-	if err := s.encode(&buf, strings.HasSuffix(path, ".gz")); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dirOf(path), ".snapshot-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	if err := errors.Join(s.encode(bw, strings.HasSuffix(path, ".gz")), bw.Flush()); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err
@@ -317,7 +327,7 @@ func (s *Snapshot) encode(w io.Writer, zip bool) error {
 	if err := enc.Encode(s); err != nil {
 		return err
 	}
-	if err := bw.check(); err != nil {
+	if err := bw.err; err != nil {
 		return fmt.Errorf("the snapshot is %w, which no reader takes: snapshot fewer policies at once (-policy)", err)
 	}
 	if zw != nil {
@@ -326,35 +336,17 @@ func (s *Snapshot) encode(w io.Writer, zip bool) error {
 	return nil
 }
 
-// boundedWriter counts what is written as boundedReader counts it.
+// boundedWriter counts what is written as boundedReader counts it, and
+// keeps the first bound passed.
 type boundedWriter struct {
-	w                        io.Writer
-	bytes, objects, elements int64
+	w io.Writer
+	jsonCount
+	err error
 }
 
 func (b *boundedWriter) Write(p []byte) (int, error) {
-	b.bytes += int64(len(p))
-	b.objects += int64(bytes.Count(p, []byte("{")))
-	b.elements += int64(bytes.Count(p, []byte(",")))
+	if err := b.add(p); err != nil && b.err == nil {
+		b.err = err
+	}
 	return b.w.Write(p)
-}
-
-// check says which bound the bytes written pass, if any.
-func (b *boundedWriter) check() error {
-	switch {
-	case b.bytes > maxBytes:
-		return fmt.Errorf("larger than %d bytes", maxBytes)
-	case b.objects > maxObjects:
-		return fmt.Errorf("more than %d objects", maxObjects)
-	case b.elements > maxElements:
-		return fmt.Errorf("more than %d list elements", maxElements)
-	}
-	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
