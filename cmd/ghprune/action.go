@@ -615,9 +615,11 @@ func (a *actionEnv) outputs(run *plan.Run, s report.Summary, extra map[string]st
 		{"failed", strconv.Itoa(s.Failed)}, {"freed-bytes", strconv.FormatInt(s.FreedBytes, 10)}, {"run-id", runID},
 		{"report", a.report}, {"journal", a.journal}, {"changed", extra["changed"]}, {"tests-failed", extra["tests-failed"]},
 	}
-	if run == nil { // the tests stopped the step: there was no plan
-		for i := range kvs[:7] {
-			kvs[i][1] = ""
+	if run == nil { // the tests stopped the step: there was no plan, only these
+		for i := range kvs {
+			if k := kvs[i][0]; k != "journal" && k != "changed" && k != "tests-failed" {
+				kvs[i][1] = ""
+			}
 		}
 	}
 	var b strings.Builder
@@ -670,15 +672,16 @@ func (s sinks) PolicyDone(p *plan.Policy) error {
 }
 
 // escapeData escapes a workflow command's message: %, CR and LF.
-func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
-}
+func escapeData(s string) string { return dataEscaper.Replace(s) }
+
+var (
+	dataEscaper     = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	propertyEscaper = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+)
 
 // escapeProperty escapes a workflow command's property value: as data,
 // and : and , too.
-func escapeProperty(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
-}
+func escapeProperty(s string) string { return propertyEscaper.Replace(s) }
 
 // stopToken is a fresh random token for ::stop-commands::.
 func stopToken() string {
